@@ -1,0 +1,23 @@
+/*
+ * libticketring with OpenSSL (libticketring-openssl, pkg-config
+ * "ticketring-openssl").
+ */
+#ifndef TICKETRING_OPENSSL_H
+#define TICKETRING_OPENSSL_H
+
+#include <ticketring/ticketring.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The OpenSSL crypto backend (EVP: AES-256-GCM, HMAC-SHA256, SHA-256,
+ * RAND_bytes), to pass to tr_ring_new(). Static storage; never freed.
+ * Thread-safe. */
+TR_EXPORT const tr_crypto *tr_crypto_openssl(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TICKETRING_OPENSSL_H */

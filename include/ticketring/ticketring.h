@@ -1,0 +1,285 @@
+/*
+ * libticketring: cluster-safe TLS session ticket keys.
+ *
+ * This header is the core API. It names no TLS library type: cryptography
+ * comes from a backend table (tr_crypto_openssl() in <ticketring/openssl.h>,
+ * tr_crypto_mbedtls() in <ticketring/mbedtls.h>) chosen when a ring is made.
+ *
+ * Conventions for every function below:
+ *  - 0 on success, a negative TR_E_* code on failure; tr_strerror() names it.
+ *  - Times are int64_t seconds since the Unix epoch unless the name says _ms.
+ *  - A ring is safe to use from many threads at once unless a comment says
+ *    otherwise: sealing and opening never wait for a reload or a key change,
+ *    which build a new immutable key set and swap it in.
+ *  - Key material never appears in a log line, an error or a metric.
+ */
+#ifndef TICKETRING_TICKETRING_H
+#define TICKETRING_TICKETRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TR_BUILDING) && defined(__GNUC__)
+#define TR_EXPORT __attribute__((visibility("default")))
+#else
+#define TR_EXPORT
+#endif
+
+/* ---- Version ---------------------------------------------------------- */
+
+#define TR_VERSION_MAJOR 0
+#define TR_VERSION_MINOR 1
+#define TR_VERSION_PATCH 0
+#define TR_VERSION_STRING "0.1.0"
+/* 0xMMmmpp: compare with tr_version() to detect a header/library mismatch. */
+#define TR_VERSION_NUMBER \
+    ((TR_VERSION_MAJOR << 16) | (TR_VERSION_MINOR << 8) | TR_VERSION_PATCH)
+
+/* The TR_VERSION_NUMBER the library was built with. Thread-safe. */
+TR_EXPORT uint32_t tr_version(void);
+/* The TR_VERSION_STRING the library was built with (static storage). Thread-safe. */
+TR_EXPORT const char *tr_version_string(void);
+
+/* ---- Errors (numbers are fixed forever; retired numbers are never reused) */
+
+#define TR_OK 0
+#define TR_E_INVAL (-1)             /* bad argument or setting value */
+#define TR_E_NOMEM (-2)             /* allocation failed */
+#define TR_E_CRYPTO (-3)            /* the crypto backend failed */
+#define TR_E_IO (-4)                /* a file could not be read or written */
+#define TR_E_BUFFER_TOO_SMALL (-5)  /* output buffer too small */
+#define TR_E_BACKEND (-6)           /* backend table missing or of another ABI */
+#define TR_E_KEYFILE_SYNTAX (-10)   /* key file malformed (see err_line) */
+#define TR_E_KEYFILE_INTEGRITY (-11) /* key file checksum wrong or missing */
+#define TR_E_KEY_ZERO (-12)         /* key (or its name) is all zeros */
+#define TR_E_KEY_DUPLICATE (-13)    /* a key with that name is already held */
+#define TR_E_TOO_MANY_KEYS (-14)    /* more than TR_RING_MAX_KEYS keys */
+#define TR_E_KEY_NOT_FOUND (-15)    /* no key with that name */
+#define TR_E_NO_ENCRYPT_KEY (-16)   /* no key may encrypt now: do a full handshake */
+#define TR_E_NO_FILE (-17)          /* reload without a previous load */
+#define TR_E_TICKET_MALFORMED (-20) /* wrong version, length or layout */
+#define TR_E_TICKET_UNKNOWN_KEY (-21) /* key name not held (or retired) */
+#define TR_E_TICKET_AUTH (-22)      /* authentication failed: tampered or forged */
+#define TR_E_TICKET_EXPIRED (-23)   /* older than its lifetime or the max age */
+#define TR_E_TICKET_FUTURE (-24)    /* issued later than now + allowed skew */
+#define TR_E_TICKET_SNI (-25)       /* bound to another SNI */
+#define TR_E_TICKET_ALPN (-26)      /* bound to another ALPN protocol */
+#define TR_E_TICKET_CONTEXT (-27)   /* bound to another application context */
+
+/* A constant English name for any code, "unknown error" for others. Thread-safe. */
+TR_EXPORT const char *tr_strerror(int code);
+
+/* ---- Sizes (each also a function, for FFI callers) ------------------- */
+
+#define TR_KEY_BYTES 80          /* name(16) | HMAC secret(32) | AES key(32) */
+#define TR_KEY_NAME_BYTES 16
+#define TR_RING_MAX_KEYS 64      /* per ring and per key file */
+#define TR_FINGERPRINT_HEX 16    /* hex digits, without the terminating NUL */
+#define TR_TICKET_MAX_STATE 16384 /* largest session state a ticket carries */
+#define TR_TICKET_OVERHEAD 129   /* ticket bytes beyond the session state */
+#define TR_TICKET_MAX_BYTES (TR_TICKET_MAX_STATE + TR_TICKET_OVERHEAD)
+
+TR_EXPORT size_t tr_key_bytes(void);
+TR_EXPORT size_t tr_key_name_bytes(void);
+TR_EXPORT size_t tr_ring_max_keys(void);
+TR_EXPORT size_t tr_fingerprint_hex(void);
+TR_EXPORT size_t tr_ticket_max_state(void);
+TR_EXPORT size_t tr_ticket_overhead(void);
+TR_EXPORT size_t tr_ticket_max_bytes(void);
+
+/* ---- Injectable services ---------------------------------------------- */
+
+/* Milliseconds since the Unix epoch. */
+typedef int64_t (*tr_clock_fn)(void *arg);
+/* Fill buf with len unpredictable bytes; 0 on success, negative on failure.
+ * Must not repeat output in a forked child. */
+typedef int (*tr_random_fn)(uint8_t *buf, size_t len, void *arg);
+typedef void *(*tr_malloc_fn)(size_t size, void *arg);
+/* ptr may be NULL. The library wipes secrets before it frees them. */
+typedef void (*tr_free_fn)(void *ptr, void *arg);
+
+#define TR_LOG_ERROR 0
+#define TR_LOG_WARN 1
+#define TR_LOG_INFO 2
+#define TR_LOG_DEBUG 3
+/* msg is a NUL-terminated line without key material, valid only during the call. */
+typedef void (*tr_log_fn)(int32_t level, const char *msg, void *arg);
+
+/* ---- Crypto backends --------------------------------------------------- */
+
+/* Opaque table of a crypto backend; obtained from a backend library. */
+typedef struct tr_crypto tr_crypto;
+
+/* ---- Ring -------------------------------------------------------------- */
+
+typedef struct tr_ring tr_ring;
+
+/* Create an empty ring (no key, so no ticket can be sealed yet) using the
+ * crypto backend `crypto` and malloc/free. The caller owns *out and frees it
+ * with tr_ring_free(). Thread-safe. */
+TR_EXPORT int tr_ring_new(tr_ring **out, const tr_crypto *crypto);
+/* As tr_ring_new(), with every allocation the ring makes going through
+ * malloc_fn/free_fn (both non-NULL) with `arg`. Thread-safe. */
+TR_EXPORT int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
+                                         tr_malloc_fn malloc_fn, tr_free_fn free_fn,
+                                         void *arg);
+/* Wipe and free the ring and every key it holds. NULL is a no-op. Not
+ * thread-safe: no other call on this ring may be running or start. */
+TR_EXPORT void tr_ring_free(tr_ring *ring);
+
+/* Replace the clock (default: CLOCK_REALTIME). fn NULL restores the default.
+ * Set it before sharing the ring between threads. */
+TR_EXPORT int tr_ring_set_clock(tr_ring *ring, tr_clock_fn fn, void *arg);
+/* Replace the random source (default: the backend's). fn NULL restores the
+ * default. Set it before sharing the ring between threads. */
+TR_EXPORT int tr_ring_set_random(tr_ring *ring, tr_random_fn fn, void *arg);
+/* Set the log sink (default: none). fn NULL silences the ring. Set it
+ * before sharing the ring between threads. */
+TR_EXPORT int tr_ring_set_log(tr_ring *ring, tr_log_fn fn, void *arg);
+
+/* ---- Policy (each setter is thread-safe and takes effect for the next
+ * ticket sealed or opened) ------------------------------------------------ */
+
+/* How long a ticket is accepted after it was issued, 1..604800 s (RFC 8446
+ * caps TLS 1.3 at 7 days). Default 7200. Also drives key retirement. */
+TR_EXPORT int tr_ring_set_lifetime(tr_ring *ring, uint32_t seconds);
+/* Largest clock difference tolerated between nodes, 0..3600 s. Default 60. */
+TR_EXPORT int tr_ring_set_skew(tr_ring *ring, uint32_t seconds);
+/* Refuse a ticket presented with another SNI (TR_E_TICKET_SNI). Default on. */
+TR_EXPORT int tr_ring_set_bind_sni(tr_ring *ring, int32_t on);
+/* Refuse a ticket presented with another ALPN (TR_E_TICKET_ALPN). Default on. */
+TR_EXPORT int tr_ring_set_bind_alpn(tr_ring *ring, int32_t on);
+/* Longest a session may live, counted from its original full handshake and
+ * carried through every renewal, 1..31536000 s. Default 86400. */
+TR_EXPORT int tr_ring_set_max_age(tr_ring *ring, uint32_t seconds);
+/* Expected rotation period, 0..31536000 s (0: no expectation, the default).
+ * When the encrypt key has been the newest key for longer than this, the
+ * schedule has run out: each seal counts it (stats.seal_overdue), a warning
+ * is logged once per key set, and the exhausted policy decides. */
+TR_EXPORT int tr_ring_set_rotation_period(tr_ring *ring, uint32_t seconds);
+#define TR_EXHAUSTED_KEEP 0 /* keep sealing with the overdue key (default) */
+#define TR_EXHAUSTED_STOP 1 /* seal nothing: TR_E_NO_ENCRYPT_KEY, full handshakes */
+TR_EXPORT int tr_ring_set_exhausted_policy(tr_ring *ring, int32_t policy);
+
+/* ---- Keys -------------------------------------------------------------- */
+
+/* Roles follow from the clock and the policy. */
+#define TR_KEY_PENDING 0 /* not yet active; already decrypts */
+#define TR_KEY_ENCRYPT 1 /* the newest key active now: seals new tickets */
+#define TR_KEY_DECRYPT 2 /* superseded, still opens tickets */
+#define TR_KEY_RETIRED 3 /* superseded for longer than lifetime + skew */
+
+/* Add an 80-byte key (name | HMAC | AES) that starts encrypting at
+ * `activation`. The key is copied; the caller keeps `key`. Refuses an
+ * all-zero key or name, a repeated name and a full ring. Thread-safe. */
+TR_EXPORT int tr_ring_add_key(tr_ring *ring, const uint8_t key[TR_KEY_BYTES],
+                              int64_t activation);
+/* Draw a new random key activating at `activation` and add it; its name is
+ * copied to name_out (16 bytes) when non-NULL. Thread-safe. */
+TR_EXPORT int tr_ring_generate_key(tr_ring *ring, int64_t activation,
+                                   uint8_t name_out[TR_KEY_NAME_BYTES]);
+/* Remove (and wipe) the key with that name. Thread-safe. */
+TR_EXPORT int tr_ring_remove_key(tr_ring *ring, const uint8_t name[TR_KEY_NAME_BYTES]);
+/* Replace every key with those of the key file at `path` and remember the
+ * path for tr_ring_reload(). On failure the ring keeps its keys and, when
+ * err_line is non-NULL, *err_line is the 1-based line at fault (0 when the
+ * fault is not on one line). Thread-safe. */
+TR_EXPORT int tr_ring_load(tr_ring *ring, const char *path, uint32_t *err_line);
+/* Load the remembered path again (TR_E_NO_FILE if none). Same failure rules
+ * as tr_ring_load(). Thread-safe. */
+TR_EXPORT int tr_ring_reload(tr_ring *ring, uint32_t *err_line);
+/* Write every key the ring holds to `path` as a key file: a temporary file
+ * in the same directory, mode 0600, fsync, then rename. Thread-safe. */
+TR_EXPORT int tr_ring_save(tr_ring *ring, const char *path);
+
+/* Number of keys held (retired ones included until removed). Thread-safe. */
+TR_EXPORT int tr_ring_key_count(tr_ring *ring, uint32_t *count);
+/* The index-th key in activation order: its name, activation time and role
+ * now. Any out pointer may be NULL. TR_E_KEY_NOT_FOUND past the end.
+ * Thread-safe (indexes shift when another thread changes the keys). */
+TR_EXPORT int tr_ring_key_info(tr_ring *ring, uint32_t index,
+                               uint8_t name_out[TR_KEY_NAME_BYTES],
+                               int64_t *activation, int32_t *role);
+/* Name of the key that seals tickets now, or TR_E_NO_ENCRYPT_KEY. Thread-safe. */
+TR_EXPORT int tr_ring_encrypt_key_name(tr_ring *ring, uint8_t name_out[TR_KEY_NAME_BYTES]);
+/* TR_FINGERPRINT_HEX lowercase hex digits and a NUL into out (size >=
+ * TR_FINGERPRINT_HEX + 1). Equal on two rings exactly when they hold the same
+ * keys with the same activation times; reveals nothing about the secrets.
+ * Thread-safe. */
+TR_EXPORT int tr_ring_fingerprint(tr_ring *ring, char *out, size_t out_size);
+
+/* ---- Generic tickets (format v1, docs/ticket-format.md) ---------------- */
+
+/* tr_ticket_open() flags */
+#define TR_TICKET_RENEW 1u /* opened with a key that no longer encrypts: issue a new ticket */
+
+/* Seal `state` (at most TR_TICKET_MAX_STATE bytes) into `ticket`, bound to
+ * the SNI, the ALPN protocol and an application context of the connection
+ * (each may be NULL with length 0). auth_time is when the session's original
+ * full handshake happened (0: now; on renewal pass what tr_ticket_open()
+ * returned). *ticket_len gets the ticket's length (state_len +
+ * TR_TICKET_OVERHEAD) and *lifetime (if non-NULL) the lifetime in seconds to
+ * advertise to the client. TR_E_NO_ENCRYPT_KEY means: issue no ticket.
+ * Allocates nothing. Thread-safe. */
+TR_EXPORT int tr_ticket_seal(tr_ring *ring, const uint8_t *state, size_t state_len,
+                             const uint8_t *sni, size_t sni_len,
+                             const uint8_t *alpn, size_t alpn_len,
+                             const uint8_t *app_ctx, size_t app_ctx_len,
+                             int64_t auth_time,
+                             uint8_t *ticket, size_t ticket_cap, size_t *ticket_len,
+                             uint32_t *lifetime);
+
+/* Open `ticket` for a new connection with the given SNI, ALPN and application
+ * context. On success the session state is copied to `state` (capacity
+ * state_cap; *state_len its length) and, for each non-NULL out pointer: the
+ * 16-byte name of the key that opened it, the original auth time, the
+ * ticket's age in milliseconds and TR_TICKET_* flags. Every refusal has its
+ * own TR_E_TICKET_* code, changes no key state and means a full handshake.
+ * Allocates nothing. Thread-safe. */
+TR_EXPORT int tr_ticket_open(tr_ring *ring, const uint8_t *ticket, size_t ticket_len,
+                             const uint8_t *sni, size_t sni_len,
+                             const uint8_t *alpn, size_t alpn_len,
+                             const uint8_t *app_ctx, size_t app_ctx_len,
+                             uint8_t *state, size_t state_cap, size_t *state_len,
+                             uint8_t key_name_out[TR_KEY_NAME_BYTES],
+                             int64_t *auth_time, int64_t *age_ms, uint32_t *flags);
+
+/* ---- Statistics ---------------------------------------------------------- */
+
+/* A snapshot of the ring's counters. Set `size` to sizeof(tr_stats) before
+ * calling tr_ring_stats(); fields are only ever appended, so an older caller
+ * gets the prefix it knows. */
+typedef struct tr_stats {
+    uint32_t size;
+    uint32_t reserved;
+    /* since 0.1.0 */
+    uint64_t sealed;             /* tickets sealed */
+    uint64_t seal_no_key;        /* seals refused: no encrypt key */
+    uint64_t seal_overdue;       /* seals while the schedule had run out */
+    uint64_t opened;             /* tickets opened and accepted */
+    uint64_t opened_renew;       /* ... of which opened with an older key */
+    uint64_t refused_malformed;
+    uint64_t refused_unknown_key;
+    uint64_t refused_auth;
+    uint64_t refused_expired;
+    uint64_t refused_future;
+    uint64_t refused_sni;
+    uint64_t refused_alpn;
+    uint64_t refused_context;
+    uint64_t reloads;            /* successful loads and reloads */
+    uint64_t reload_failures;    /* failed loads and reloads */
+} tr_stats;
+
+/* Copy the counters into *out (out->size set by the caller; fields beyond it
+ * are left untouched). Thread-safe; counters are read one by one. */
+TR_EXPORT int tr_ring_stats(tr_ring *ring, tr_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TICKETRING_TICKETRING_H */

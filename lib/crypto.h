@@ -1,0 +1,65 @@
+/*
+ * The table of functions a crypto backend provides to the core.
+ *
+ * Internal to libticketring and its backend libraries: the public header
+ * only names `tr_crypto` as an opaque type. The layout is shared between
+ * the core .so and the backend .so files, so it carries its own ABI number
+ * which tr_ring_new() checks.
+ */
+#ifndef TICKETRING_LIB_CRYPTO_H
+#define TICKETRING_LIB_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketring/ticketring.h"
+
+#define TRI_CRYPTO_ABI 1u
+
+#define TRI_SHA256_BYTES 32
+#define TRI_AEAD_KEY_BYTES 32   /* AES-256-GCM */
+#define TRI_AEAD_NONCE_BYTES 12
+#define TRI_AEAD_TAG_BYTES 16
+
+/*
+ * Every function returns 0 or a negative TR_E_* code (TR_E_CRYPTO when the
+ * library underneath fails). All must be safe to call from many threads at
+ * once and must not call the ring's allocator.
+ */
+struct tr_crypto {
+    uint32_t abi;     /* TRI_CRYPTO_ABI */
+    const char *name; /* "openssl", "mbedtls" */
+
+    /* Cryptographically secure bytes; fork-safe (a child never repeats
+     * its parent's output). */
+    int (*random)(uint8_t *buf, size_t len);
+
+    int (*sha256)(const uint8_t *data, size_t len, uint8_t out[TRI_SHA256_BYTES]);
+
+    int (*hmac_sha256)(const uint8_t *key, size_t key_len,
+                       const uint8_t *data, size_t len,
+                       uint8_t out[TRI_SHA256_BYTES]);
+
+    /* AES-256-GCM. out may equal in. */
+    int (*aead_seal)(const uint8_t key[TRI_AEAD_KEY_BYTES],
+                     const uint8_t nonce[TRI_AEAD_NONCE_BYTES],
+                     const uint8_t *aad, size_t aad_len,
+                     const uint8_t *in, size_t len,
+                     uint8_t *out, uint8_t tag[TRI_AEAD_TAG_BYTES]);
+
+    /* Returns TR_E_TICKET_AUTH when the tag does not verify; out is then
+     * wiped. out may equal in. */
+    int (*aead_open)(const uint8_t key[TRI_AEAD_KEY_BYTES],
+                     const uint8_t nonce[TRI_AEAD_NONCE_BYTES],
+                     const uint8_t *aad, size_t aad_len,
+                     const uint8_t *in, size_t len,
+                     const uint8_t tag[TRI_AEAD_TAG_BYTES], uint8_t *out);
+};
+
+/* HKDF-SHA256 (RFC 5869) with a 32-byte output, built on hmac_sha256. */
+int tri_hkdf_sha256(const tr_crypto *c, const uint8_t *salt, size_t salt_len,
+                    const uint8_t *ikm, size_t ikm_len,
+                    const uint8_t *info, size_t info_len,
+                    uint8_t out[TRI_SHA256_BYTES]);
+
+#endif

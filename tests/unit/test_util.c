@@ -1,0 +1,111 @@
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef TU_HAVE_OPENSSL
+#include "ticketring/openssl.h"
+#endif
+#ifdef TU_HAVE_MBEDTLS
+#include "ticketring/mbedtls.h"
+#endif
+
+const tr_crypto *const *tu_backends(void)
+{
+    static const tr_crypto *list[3];
+    size_t n = 0;
+    if (list[0] == NULL) {
+#ifdef TU_HAVE_OPENSSL
+        list[n++] = tr_crypto_openssl();
+#endif
+#ifdef TU_HAVE_MBEDTLS
+        list[n++] = tr_crypto_mbedtls();
+#endif
+        list[n] = NULL;
+    }
+    return list;
+}
+
+const tr_crypto *tu_backend_named(const char *name)
+{
+#ifdef TU_HAVE_OPENSSL
+    if (strcmp(name, "openssl") == 0)
+        return tr_crypto_openssl();
+#endif
+#ifdef TU_HAVE_MBEDTLS
+    if (strcmp(name, "mbedtls") == 0)
+        return tr_crypto_mbedtls();
+#endif
+    (void)name;
+    return NULL;
+}
+
+const tr_crypto *tu_backend(void)
+{
+    const char *name = getenv("TR_TEST_BACKEND");
+    const tr_crypto *c;
+    if (name == NULL || name[0] == '\0')
+        return tu_backends()[0];
+    c = tu_backend_named(name);
+    if (c == NULL) {
+        fprintf(stderr, "TR_TEST_BACKEND=%s is not built\n", name);
+        abort();
+    }
+    return c;
+}
+
+int64_t tu_clock(void *arg)
+{
+    return *(const int64_t *)arg;
+}
+
+int tu_random_counter(uint8_t *buf, size_t len, void *arg)
+{
+    uint64_t *ctr = arg;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(0xA5 ^ (*ctr)++);
+    return 0;
+}
+
+void *tu_malloc(size_t size, void *arg)
+{
+    struct tu_alloc *a = arg;
+    a->allocs++;
+    if (a->fail_at != 0 && a->allocs == a->fail_at)
+        return NULL;
+    return malloc(size);
+}
+
+void tu_free(void *ptr, void *arg)
+{
+    struct tu_alloc *a = arg;
+    if (ptr != NULL)
+        a->frees++;
+    free(ptr);
+}
+
+tr_ring *tu_ring(int64_t *clock_ms)
+{
+    tr_ring *r = NULL;
+    assert_int_equal(tr_ring_new(&r, tu_backend()), 0);
+    assert_int_equal(tr_ring_set_clock(r, tu_clock, clock_ms), 0);
+    return r;
+}
+
+void tu_key(uint8_t key[TR_KEY_BYTES], uint8_t seed)
+{
+    for (size_t i = 0; i < TR_KEY_BYTES; i++)
+        key[i] = (uint8_t)(seed * 31u + i * 7u + 1u);
+}
+
+char *tu_write_temp(const char *content, size_t len)
+{
+    char tmpl[] = "/tmp/tr-test-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, len), (ssize_t)len);
+    close(fd);
+    return strdup(tmpl);
+}
