@@ -40,20 +40,27 @@ struct tr_crypto {
                        const uint8_t *data, size_t len,
                        uint8_t out[TRI_SHA256_BYTES]);
 
-    /* AES-256-GCM. out may equal in. */
+    /* AES-256-GCM over a plaintext given in two parts (head, then tail;
+     * head_len a multiple of 16, either part may be empty), written
+     * contiguously to out. out must not overlap the inputs. */
     int (*aead_seal)(const uint8_t key[TRI_AEAD_KEY_BYTES],
                      const uint8_t nonce[TRI_AEAD_NONCE_BYTES],
                      const uint8_t *aad, size_t aad_len,
-                     const uint8_t *in, size_t len,
+                     const uint8_t *head, size_t head_len,
+                     const uint8_t *tail, size_t tail_len,
                      uint8_t *out, uint8_t tag[TRI_AEAD_TAG_BYTES]);
 
-    /* Returns TR_E_TICKET_AUTH when the tag does not verify; out is then
-     * wiped. out may equal in. */
+    /* The inverse: the first head_len bytes of plaintext (a multiple of 16)
+     * go to out_head, the remaining len - head_len to out_tail, so a caller
+     * can split a header from a payload without a scratch copy. Returns
+     * TR_E_TICKET_AUTH when the tag does not verify; both outputs are then
+     * wiped. Outputs must not overlap the input. */
     int (*aead_open)(const uint8_t key[TRI_AEAD_KEY_BYTES],
                      const uint8_t nonce[TRI_AEAD_NONCE_BYTES],
                      const uint8_t *aad, size_t aad_len,
                      const uint8_t *in, size_t len,
-                     const uint8_t tag[TRI_AEAD_TAG_BYTES], uint8_t *out);
+                     const uint8_t tag[TRI_AEAD_TAG_BYTES],
+                     uint8_t *out_head, size_t head_len, uint8_t *out_tail);
 };
 
 /* HKDF-SHA256 (RFC 5869) with a 32-byte output, built on hmac_sha256. */

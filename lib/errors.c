@@ -1,1 +1,31 @@
-/* placeholder */
+#include "ticketring/ticketring.h"
+
+const char *tr_strerror(int code)
+{
+    switch (code) {
+    case TR_OK: return "success";
+    case TR_E_INVAL: return "invalid argument";
+    case TR_E_NOMEM: return "out of memory";
+    case TR_E_CRYPTO: return "crypto backend failure";
+    case TR_E_IO: return "key file could not be read or written";
+    case TR_E_BUFFER_TOO_SMALL: return "buffer too small";
+    case TR_E_BACKEND: return "crypto backend missing or incompatible";
+    case TR_E_KEYFILE_SYNTAX: return "key file malformed";
+    case TR_E_KEYFILE_INTEGRITY: return "key file checksum mismatch (truncated or corrupted)";
+    case TR_E_KEY_ZERO: return "all-zero key refused";
+    case TR_E_KEY_DUPLICATE: return "repeated key name";
+    case TR_E_TOO_MANY_KEYS: return "too many keys";
+    case TR_E_KEY_NOT_FOUND: return "no such key";
+    case TR_E_NO_ENCRYPT_KEY: return "no key can encrypt now";
+    case TR_E_NO_FILE: return "no key file loaded";
+    case TR_E_TICKET_MALFORMED: return "ticket malformed";
+    case TR_E_TICKET_UNKNOWN_KEY: return "ticket key unknown";
+    case TR_E_TICKET_AUTH: return "ticket authentication failed";
+    case TR_E_TICKET_EXPIRED: return "ticket expired";
+    case TR_E_TICKET_FUTURE: return "ticket issued in the future";
+    case TR_E_TICKET_SNI: return "ticket bound to another SNI";
+    case TR_E_TICKET_ALPN: return "ticket bound to another ALPN";
+    case TR_E_TICKET_CONTEXT: return "ticket bound to another application context";
+    default: return "unknown error";
+    }
+}

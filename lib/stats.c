@@ -1,1 +1,53 @@
-/* placeholder */
+#include <stddef.h>
+#include <string.h>
+
+#include "ring.h"
+
+void tri_count_refusal(struct tri_counters *c, int code)
+{
+    switch (code) {
+    case TR_E_TICKET_MALFORMED: tri_count(&c->refused_malformed); break;
+    case TR_E_TICKET_UNKNOWN_KEY: tri_count(&c->refused_unknown_key); break;
+    case TR_E_TICKET_AUTH: tri_count(&c->refused_auth); break;
+    case TR_E_TICKET_EXPIRED: tri_count(&c->refused_expired); break;
+    case TR_E_TICKET_FUTURE: tri_count(&c->refused_future); break;
+    case TR_E_TICKET_SNI: tri_count(&c->refused_sni); break;
+    case TR_E_TICKET_ALPN: tri_count(&c->refused_alpn); break;
+    case TR_E_TICKET_CONTEXT: tri_count(&c->refused_context); break;
+    default: break; /* caller errors (buffer, argument) are not refusals */
+    }
+}
+
+int tr_ring_stats(tr_ring *r, tr_stats *out)
+{
+    tr_stats s;
+    const struct tri_counters *c;
+    size_t n;
+
+    if (r == NULL || out == NULL || out->size < offsetof(tr_stats, sealed))
+        return TR_E_INVAL;
+    c = &r->counters;
+    memset(&s, 0, sizeof(s));
+    s.size = (uint32_t)(out->size < sizeof(s) ? out->size : sizeof(s));
+#define LOAD(f) s.f = atomic_load_explicit(&c->f, memory_order_relaxed)
+    LOAD(sealed);
+    LOAD(seal_no_key);
+    LOAD(seal_overdue);
+    LOAD(opened);
+    LOAD(opened_renew);
+    LOAD(refused_malformed);
+    LOAD(refused_unknown_key);
+    LOAD(refused_auth);
+    LOAD(refused_expired);
+    LOAD(refused_future);
+    LOAD(refused_sni);
+    LOAD(refused_alpn);
+    LOAD(refused_context);
+    LOAD(reloads);
+    LOAD(reload_failures);
+#undef LOAD
+    /* An older caller's struct is a prefix of ours: copy what it knows. */
+    n = s.size;
+    memcpy(out, &s, n);
+    return 0;
+}

@@ -80,7 +80,7 @@ TR_EXPORT const char *tr_strerror(int code);
 #define TR_RING_MAX_KEYS 64      /* per ring and per key file */
 #define TR_FINGERPRINT_HEX 16    /* hex digits, without the terminating NUL */
 #define TR_TICKET_MAX_STATE 16384 /* largest session state a ticket carries */
-#define TR_TICKET_OVERHEAD 129   /* ticket bytes beyond the session state */
+#define TR_TICKET_OVERHEAD 125   /* ticket bytes beyond the session state */
 #define TR_TICKET_MAX_BYTES (TR_TICKET_MAX_STATE + TR_TICKET_OVERHEAD)
 
 TR_EXPORT size_t tr_key_bytes(void);

@@ -1,0 +1,67 @@
+/* The ring object, shared by the files that implement its API. */
+#ifndef TICKETRING_LIB_RING_H
+#define TICKETRING_LIB_RING_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "env.h"
+#include "keyset.h"
+#include "snapshot.h"
+#include "stats.h"
+
+/* Draw fresh salts after this many seals under one key set: random 96-bit
+ * nonces under one subkey then stay far below AES-GCM's 2^32 limit (see
+ * docs/ticket-format.md for the arithmetic). */
+#define TRI_RESALT_AFTER (UINT64_C(1) << 28)
+/* Never seal more than this under one set of salts, even if a resalt keeps
+ * failing. */
+#define TRI_SEAL_HARD_LIMIT (UINT64_C(1) << 31)
+
+struct tr_ring {
+    struct tri_env env;
+    tr_clock_fn clock_fn;
+    void *clock_arg;
+    tr_log_fn log_fn;
+    void *log_arg;
+
+    /* Policy: atomics, so setters need no lock and readers see each value
+     * whole. */
+    atomic_uint_fast32_t lifetime;
+    atomic_uint_fast32_t skew;
+    atomic_uint_fast32_t max_age;
+    atomic_uint_fast32_t rotation_period;
+    atomic_int bind_sni;
+    atomic_int bind_alpn;
+    atomic_int exhausted_policy;
+
+    /* The current struct tri_keyset; replaced only under `writer`. */
+    struct tri_snapshot keys;
+    pthread_mutex_t writer;
+    char *path; /* key file for tr_ring_reload(); under `writer` */
+
+    /* Process that owns `writer` and the reader counts (see fork.h). */
+    _Atomic pid_t pid;
+    atomic_int fork_fixing;
+
+    struct tri_counters counters;
+};
+
+int64_t tri_ring_now_ms(const tr_ring *r);
+
+/* Pin the current key set for a seal or open (after a fork, first repair
+ * the lock and the reader counts inherited from the parent). */
+struct tri_keyset *tri_ring_enter(tr_ring *r, unsigned *token);
+void tri_ring_leave(tr_ring *r, unsigned token);
+
+/* Rebuild the current key set with fresh salts (after a fork, or after
+ * TRI_RESALT_AFTER seals). With `wait` 0 it gives up if another writer
+ * holds the lock. */
+int tri_ring_resalt(tr_ring *r, int wait);
+
+/* printf-style line to the log sink, never with key material. */
+void tri_log(const tr_ring *r, int32_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
