@@ -14,10 +14,10 @@
 /* Draw fresh salts after this many seals under one key set: random 96-bit
  * nonces under one subkey then stay far below AES-GCM's 2^32 limit (see
  * docs/ticket-format.md for the arithmetic). */
-#define TRI_RESALT_AFTER (UINT64_C(1) << 28)
+#define TRI_RESALT_AFTER (UINT64_C(1) << 24)
 /* Never seal more than this under one set of salts, even if a resalt keeps
  * failing. */
-#define TRI_SEAL_HARD_LIMIT (UINT64_C(1) << 31)
+#define TRI_SEAL_HARD_LIMIT (UINT64_C(1) << 28)
 
 struct tr_ring {
     struct tri_env env;

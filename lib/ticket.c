@@ -195,6 +195,7 @@ int tr_ticket_seal(tr_ring *r, const uint8_t *state, size_t state_len,
     uses = atomic_fetch_add_explicit(&ks->seal_uses, 1, memory_order_relaxed);
     if (uses >= TRI_SEAL_HARD_LIMIT) {
         tri_ring_leave(r, tok);
+        tri_ring_resalt(r, 0);
         tri_count(&r->counters.seal_no_key);
         return TR_E_NO_ENCRYPT_KEY;
     }

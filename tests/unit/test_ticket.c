@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ring.h"
+
 #define T0 1700000000 /* seconds */
 #define SNI "www.example.com"
 #define ALPN "h2"
@@ -462,6 +464,37 @@ static void test_bad_arguments(void **st)
                                     sizeof(out), &len, NULL, NULL, NULL, NULL), TR_E_INVAL);
 }
 
+/* White box: the salt changes once a key set has sealed TRI_RESALT_AFTER
+ * tickets, and sealing stops at the hard limit if fresh salts cannot be had
+ * (here: the writer lock is held). Old tickets keep opening. */
+static void test_resalt_after_many_seals(void **st)
+{
+    struct fx *f = *st;
+    uint8_t first[sizeof(f->ticket)], salt1[16];
+    size_t first_len;
+    struct tri_keyset *ks;
+    assert_int_equal(seal(f), 0);
+    memcpy(first, f->ticket, f->ticket_len);
+    first_len = f->ticket_len;
+    memcpy(salt1, f->ticket + 17, 16);
+    ks = atomic_load(&f->ring->keys.current);
+    atomic_store(&ks->seal_uses, TRI_RESALT_AFTER - 1);
+    assert_int_equal(seal(f), 0); /* the one that crosses: same salt, then resalt */
+    assert_memory_equal(f->ticket + 17, salt1, 16);
+    assert_int_equal(seal(f), 0);
+    assert_memory_not_equal(f->ticket + 17, salt1, 16);
+    assert_int_equal(open_t(f, first, first_len), 0);
+
+    ks = atomic_load(&f->ring->keys.current);
+    atomic_store(&ks->seal_uses, TRI_SEAL_HARD_LIMIT);
+    pthread_mutex_lock(&f->ring->writer);
+    assert_int_equal(seal(f), TR_E_NO_ENCRYPT_KEY);
+    pthread_mutex_unlock(&f->ring->writer);
+    assert_int_equal(seal(f), TR_E_NO_ENCRYPT_KEY); /* this one resalts on its way out */
+    assert_int_equal(seal(f), 0);
+    assert_int_equal(open_t(f, first, first_len), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -483,6 +516,7 @@ int main(void)
         T(test_refusal_changes_no_state),
         T(test_no_allocation_per_ticket),
         T(test_bad_arguments),
+        T(test_resalt_after_many_seals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
