@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h> /* rename() */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -29,11 +29,13 @@ int tri_keyfile_parse(const tr_crypto *c, const char *buf, size_t len,
                       struct tri_keyfile_entry *out, uint32_t max, uint32_t *n,
                       uint32_t *err_line, const char **why);
 
-/* Exact number of bytes tri_keyfile_format() writes for n entries. */
+/* Upper bound of the bytes tri_keyfile_format() writes for n entries
+ * (activation times take a variable number of digits). */
 size_t tri_keyfile_size(uint32_t n);
 
 /* Format n entries (in the given order) with header and checksum into buf;
- * TR_E_BUFFER_TOO_SMALL when cap < tri_keyfile_size(n). */
+ * TR_E_BUFFER_TOO_SMALL when cap < tri_keyfile_size(n), TR_E_INVAL for an
+ * activation time outside 0..2^62. */
 int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_entry *e, uint32_t n,
                        char *buf, size_t cap, size_t *len);
 

@@ -96,8 +96,12 @@ int tri_keyset_build(const struct tri_env *env, const struct tri_keyfile_entry *
     if (n > TR_RING_MAX_KEYS)
         return TR_E_TOO_MANY_KEYS;
     for (uint32_t i = 0; i < n; i++) {
-        if (tri_ct_is_zero(e[i].key, TR_KEY_NAME_BYTES) ||
-            tri_ct_is_zero(e[i].key + TR_KEY_NAME_BYTES, TRI_SECRET_BYTES))
+        /* A zero name, HMAC secret or AES key: the key file parser refuses
+         * the same, so whatever a ring holds it can also save and load. */
+        const uint8_t *k = e[i].key;
+        if (tri_ct_is_zero(k, TR_KEY_NAME_BYTES) ||
+            tri_ct_is_zero(k + TR_KEY_NAME_BYTES, TRI_SECRET_BYTES / 2) ||
+            tri_ct_is_zero(k + TR_KEY_NAME_BYTES + TRI_SECRET_BYTES / 2, TRI_SECRET_BYTES / 2))
             return TR_E_KEY_ZERO;
         for (uint32_t j = 0; j < i; j++)
             if (memcmp(e[i].key, e[j].key, TR_KEY_NAME_BYTES) == 0)

@@ -69,6 +69,12 @@ static void test_refusals(void **state)
     memset(e[1].key + 16, 0, 64); /* zero secret under a real name */
     assert_int_equal(tri_keyset_build(&en, e, 2, &ks), TR_E_KEY_ZERO);
     entry(&e[1], 9, 1);
+    memset(e[1].key + 16, 0, 32); /* zero HMAC secret alone */
+    assert_int_equal(tri_keyset_build(&en, e, 2, &ks), TR_E_KEY_ZERO);
+    entry(&e[1], 9, 1);
+    memset(e[1].key + 48, 0, 32); /* zero AES key alone */
+    assert_int_equal(tri_keyset_build(&en, e, 2, &ks), TR_E_KEY_ZERO);
+    entry(&e[1], 9, 1);
     memset(e[1].key, 0, 16); /* zero name */
     assert_int_equal(tri_keyset_build(&en, e, 2, &ks), TR_E_KEY_ZERO);
     env_done(&en);
