@@ -354,12 +354,14 @@ static int load_locked(tr_ring *r, const char *path, uint32_t *err_line)
         *err_line = rc == 0 ? 0 : line;
     if (rc != 0) {
         tri_count(&r->counters.reload_failures);
+        /* One line in the compiler's FILE:LINE: shape, then what it means. */
         if (line != 0)
-            tri_log(r, TR_LOG_ERROR, "key file %s:%u: %s; keeping the current keys", path,
-                    line, why != NULL ? why : tr_strerror(rc));
+            tri_log(r, TR_LOG_ERROR, "%s:%u: %s (%s)", path, line,
+                    why != NULL ? why : tr_strerror(rc), tr_strerror(rc));
         else
-            tri_log(r, TR_LOG_ERROR, "key file %s: %s; keeping the current keys", path,
-                    why != NULL ? why : tr_strerror(rc));
+            tri_log(r, TR_LOG_ERROR, "%s: %s", path, why != NULL ? why : tr_strerror(rc));
+        tri_log(r, TR_LOG_WARN, "key file %s refused; keys unchanged (fingerprint %s)", path,
+                current_locked(r)->fingerprint);
         return rc;
     }
     tri_count(&r->counters.reloads);

@@ -187,14 +187,32 @@ static int new_ring(tr_ring **ring)
     return 0;
 }
 
+/* The ring's log line for a refused file names the exact reason (it never
+ * holds key material); keep the last error to print it. */
+static char last_error[256];
+
+static void keep_error(int32_t level, const char *msg, void *arg)
+{
+    (void)arg;
+    if (level == TR_LOG_ERROR)
+        snprintf(last_error, sizeof(last_error), "%s", msg);
+}
+
 /* Load FILE into the ring; on failure print FILE:LINE: reason. */
 static int load(tr_ring *ring, const char *path)
 {
     uint32_t line = 0;
-    int rc = tr_ring_load(ring, path, &line);
+    int rc;
+
+    last_error[0] = '\0';
+    tr_ring_set_log(ring, keep_error, NULL);
+    rc = tr_ring_load(ring, path, &line);
+    tr_ring_set_log(ring, NULL, NULL);
     if (rc == 0)
         return 0;
-    if (line != 0)
+    if (last_error[0] != '\0')
+        fprintf(stderr, "%s: %s\n", PROG, last_error);
+    else if (line != 0)
         fprintf(stderr, "%s: %s:%" PRIu32 ": %s\n", PROG, path, line, tr_strerror(rc));
     else
         fprintf(stderr, "%s: %s: %s\n", PROG, path, tr_strerror(rc));

@@ -190,7 +190,7 @@ static void test_failed_load_keeps_keys(void **st)
     assert_int_equal(tr_ring_stats(r, &s), 0);
     assert_int_equal(s.reloads, 1);
     assert_int_equal(s.reload_failures, 2);
-    assert_true(strstr(lc.text, "keeping the current keys") != NULL);
+    assert_true(strstr(lc.text, "keys unchanged") != NULL);
     free(path);
     tr_ring_free(r);
 }
