@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The test command (README; .ci/run calls it). On a fresh Debian 12 machine:
+#
+#   0. installs the Debian packages that are missing (as root; otherwise it
+#      prints what to install and exits 1);
+#   1. build/asan: AddressSanitizer + UndefinedBehaviorSanitizer, every suite;
+#   2. build/tsan: ThreadSanitizer, the 'concurrency' suite;
+#   3. build/plain: debugoptimized, no sanitizer (-g, not stripped): the ABI
+#      check against the committed baselines (tools/abi-check.sh), then the
+#      consumer checks (tools/consumer-check.sh: meson subproject, pkg-config);
+#   4. one closing line "N passed, N failed" (", N skipped" when some were):
+#      every meson test result from build/{asan,tsan}/meson-logs/testlog.json,
+#      plus the ABI check and each consumer check as one test each, plus a
+#      failed test for each build that could not be configured or compiled.
+#
+# Every step runs even when an earlier one failed, so the summary is
+# complete; the exit status is 0 only when nothing failed. Each build starts
+# from an empty directory so a stale build can never hide a problem.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 1
+
+JOBS=2
+export DEBIAN_FRONTEND=noninteractive
+
+# ---- 0. packages --------------------------------------------------------
+packages=(meson ninja-build pkg-config gcc libc6-dev libssl-dev
+          libmbedtls-dev libcmocka-dev abigail-tools)
+missing=()
+for p in "${packages[@]}"; do
+    # dpkg -s also succeeds for a removed package whose config files remain.
+    if ! dpkg -s "$p" 2>/dev/null | grep -x 'Status: install ok installed' >/dev/null; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test.sh: missing Debian packages: ${missing[*]}" >&2
+        echo "test.sh: install them with: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "=== test.sh: installing ${missing[*]} ==="
+    if ! apt-get update </dev/null ||
+       ! apt-get install -y -q "${missing[@]}" </dev/null; then
+        echo "test.sh: could not install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+# ---- bookkeeping ----------------------------------------------------------
+extra_passed=0
+extra_failed=0
+failed_items=()
+pass_item() { extra_passed=$((extra_passed + 1)); }
+fail_item() {
+    extra_failed=$((extra_failed + 1))
+    failed_items+=("$1")
+    echo "test.sh: FAILED: $1" >&2
+}
+step() { printf '\n=== test.sh: %s ===\n' "$*"; }
+
+# build DIR ARGS...: configure DIR afresh and compile it; 0 when both worked.
+build() {
+    local dir=$1
+    shift
+    rm -rf "$dir"
+    echo "+ meson setup $dir $*"
+    if ! meson setup "$dir" "$@"; then
+        fail_item "configure $dir"
+        return 1
+    fi
+    echo "+ meson compile -C $dir -j $JOBS"
+    if ! meson compile -C "$dir" -j "$JOBS"; then
+        fail_item "build $dir"
+        return 1
+    fi
+}
+
+# meson_test DIR ARGS...: run meson's tests; results are counted from the
+# JSON log afterwards, so only a run that produced no log is counted here.
+meson_test() {
+    local dir=$1
+    shift
+    echo "+ meson test -C $dir $*"
+    meson test -C "$dir" --no-rebuild --num-processes "$JOBS" \
+        --print-errorlogs "$@"
+    if [ ! -s "$dir/meson-logs/testlog.json" ]; then
+        fail_item "meson test in $dir ran no test"
+    fi
+}
+
+# ---- 1. ASan + UBSan, every suite ---------------------------------------
+step "1/3 AddressSanitizer + UndefinedBehaviorSanitizer (build/asan, all suites)"
+if build build/asan -Db_sanitize=address,undefined -Db_lundef=false; then
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ASAN_OPTIONS=detect_leaks=1 \
+        meson_test build/asan --timeout-multiplier 3
+fi
+
+# ---- 2. TSan, concurrency suite ------------------------------------------
+step "2/3 ThreadSanitizer (build/tsan, suite concurrency)"
+if build build/tsan -Db_sanitize=thread -Db_lundef=false; then
+    TSAN_OPTIONS=halt_on_error=1 \
+        meson_test build/tsan --suite concurrency --timeout-multiplier 5
+fi
+
+# ---- 3. plain build: ABI and consumers -----------------------------------
+step "3/3 plain build (build/plain): ABI check and consumer checks"
+if build build/plain --buildtype=debugoptimized -Db_sanitize=none; then
+    step "ABI check: tools/abi-check.sh build/plain"
+    if bash tools/abi-check.sh build/plain; then
+        pass_item
+    else
+        fail_item "ABI check (tools/abi-check.sh build/plain)"
+    fi
+else
+    fail_item "ABI check (not run: build/plain did not build)"
+fi
+# The consumer checks build their own copy of the repository.
+step "consumer check: meson subproject"
+if JOBS=$JOBS bash tools/consumer-check.sh subproject; then
+    pass_item
+else
+    fail_item "consumer check: meson subproject (tools/consumer-check.sh subproject)"
+fi
+step "consumer check: installed prefix + pkg-config"
+if JOBS=$JOBS bash tools/consumer-check.sh pkgconfig; then
+    pass_item
+else
+    fail_item "consumer check: pkg-config (tools/consumer-check.sh pkgconfig)"
+fi
+
+# ---- 4. summary -------------------------------------------------------------
+step "summary"
+counts=$(python3 - build/asan build/tsan build/plain <<'EOF'
+import json, os, sys
+
+passed = failed = skipped = 0
+failed_names = []
+for d in sys.argv[1:]:
+    path = os.path.join(d, "meson-logs", "testlog.json")
+    if not os.path.exists(path):
+        continue
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                r = json.loads(line)
+            except ValueError:
+                failed += 1
+                failed_names.append("%s: unreadable line in testlog.json" % d)
+                continue
+            res = str(r.get("result", "")).upper()
+            if res in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif res == "SKIP":
+                skipped += 1
+            else:  # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, anything unknown
+                failed += 1
+                failed_names.append("%s: %s (%s)" % (d, r.get("name", "?"), res))
+for n in failed_names:
+    print("FAILED_TEST " + n)
+print("COUNTS %d %d %d" % (passed, failed, skipped))
+EOF
+)
+if ! grep -q '^COUNTS ' <<<"$counts"; then
+    fail_item "summary: could not read the meson test logs"
+fi
+read -r _ m_passed m_failed m_skipped <<<"$(grep '^COUNTS ' <<<"$counts")"
+m_passed=${m_passed:-0}
+m_failed=${m_failed:-0}
+m_skipped=${m_skipped:-0}
+while IFS= read -r l; do
+    [ -n "$l" ] && failed_items+=("meson test ${l#FAILED_TEST }")
+done < <(grep '^FAILED_TEST ' <<<"$counts")
+
+passed=$((m_passed + extra_passed))
+failed=$((m_failed + extra_failed))
+echo "meson tests: $m_passed passed, $m_failed failed, $m_skipped skipped" \
+     "(build/asan, build/tsan); other checks: $extra_passed passed, $extra_failed failed"
+if [ ${#failed_items[@]} -gt 0 ]; then
+    echo "failed:"
+    for f in "${failed_items[@]}"; do echo "  - $f"; done
+fi
+if [ "$m_skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $m_skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
