@@ -63,10 +63,10 @@ struct tr_crypto {
                      uint8_t *out_head, size_t head_len, uint8_t *out_tail);
 };
 
-/* HKDF-SHA256 (RFC 5869) with a 32-byte output, built on hmac_sha256. */
-int tri_hkdf_sha256(const tr_crypto *c, const uint8_t *salt, size_t salt_len,
-                    const uint8_t *ikm, size_t ikm_len,
-                    const uint8_t *info, size_t info_len,
-                    uint8_t out[TRI_SHA256_BYTES]);
+/* HKDF-Expand-SHA256 (RFC 5869 2.3) for one 32-byte block. The PRK must be
+ * at least 32 uniformly random bytes: ticket keys are, so the Extract step
+ * would only cost a second HMAC. info is at most 64 bytes. */
+int tri_hkdf_expand32(const tr_crypto *c, const uint8_t *prk, size_t prk_len,
+                      const uint8_t *info, size_t info_len, uint8_t out[TRI_SHA256_BYTES]);
 
 #endif

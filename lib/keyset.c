@@ -12,8 +12,10 @@ static const uint8_t fingerprint_label[] = "ticketring fingerprint v1";
 int tri_key_subkey(const tr_crypto *c, const struct tri_key *k,
                    const uint8_t salt[TRI_SALT_BYTES], uint8_t out[TRI_AEAD_KEY_BYTES])
 {
-    return tri_hkdf_sha256(c, salt, TRI_SALT_BYTES, k->secret, sizeof(k->secret),
-                           subkey_info, sizeof(subkey_info) - 1, out);
+    uint8_t info[sizeof(subkey_info) - 1 + TRI_SALT_BYTES];
+    memcpy(info, subkey_info, sizeof(subkey_info) - 1);
+    memcpy(info + sizeof(subkey_info) - 1, salt, TRI_SALT_BYTES);
+    return tri_hkdf_expand32(c, k->secret, sizeof(k->secret), info, sizeof(info), out);
 }
 
 static int key_order(const struct tri_key *a, const struct tri_key *b)

@@ -34,8 +34,8 @@ struct tri_keyset {
     struct tri_key keys[];          /* ascending (activation, name) */
 };
 
-/* The subkey for (key, salt): HKDF-SHA256(salt, HMAC|AES secret,
- * "ticketring ticket v1"). */
+/* The subkey for (key, salt): HKDF-Expand-SHA256(PRK = HMAC|AES secret,
+ * info = "ticketring ticket v1" | salt, 32 bytes). */
 int tri_key_subkey(const tr_crypto *c, const struct tri_key *k,
                    const uint8_t salt[TRI_SALT_BYTES],
                    uint8_t out[TRI_AEAD_KEY_BYTES]);
