@@ -42,7 +42,8 @@ struct tr_crypto {
 
     /* AES-256-GCM over a plaintext given in two parts (head, then tail;
      * head_len a multiple of 16, either part may be empty), written
-     * contiguously to out. out must not overlap the inputs. */
+     * contiguously to out. out may be exactly in place (out == head, tail
+     * == head + head_len); no other overlap. */
     int (*aead_seal)(const uint8_t key[TRI_AEAD_KEY_BYTES],
                      const uint8_t nonce[TRI_AEAD_NONCE_BYTES],
                      const uint8_t *aad, size_t aad_len,
@@ -54,7 +55,8 @@ struct tr_crypto {
      * go to out_head, the remaining len - head_len to out_tail, so a caller
      * can split a header from a payload without a scratch copy. Returns
      * TR_E_TICKET_AUTH when the tag does not verify; both outputs are then
-     * wiped. Outputs must not overlap the input. */
+     * wiped. Exactly in place is allowed (out_head == in, out_tail == in +
+     * head_len); no other overlap. */
     int (*aead_open)(const uint8_t key[TRI_AEAD_KEY_BYTES],
                      const uint8_t nonce[TRI_AEAD_NONCE_BYTES],
                      const uint8_t *aad, size_t aad_len,

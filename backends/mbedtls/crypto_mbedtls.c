@@ -41,10 +41,10 @@
 
 #include "mbedtls/gcm.h"
 #include "mbedtls/md.h"
-#include "mbedtls/platform_util.h"
 #include "mbedtls/sha256.h"
 
 #include "crypto.h"
+#include "secure.h"
 #include "ticketring/mbedtls.h"
 
 #if !defined(MBEDTLS_VERSION_NUMBER) || MBEDTLS_VERSION_NUMBER < 0x021C0000
@@ -100,7 +100,7 @@ static int mbed_sha256(const uint8_t *data, size_t len, uint8_t out[TRI_SHA256_B
     ret = mbedtls_sha256_ret(data, len, out, 0);
 #endif
     if (ret != 0) {
-        mbedtls_platform_zeroize(out, TRI_SHA256_BYTES);
+        tri_wipe(out, TRI_SHA256_BYTES);
         return TR_E_CRYPTO;
     }
     return 0;
@@ -122,7 +122,7 @@ static int mbed_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *d
         data = (const uint8_t *)"";
     /* mbedtls_md_hmac() frees (and zeroizes) its keyed context itself. */
     if (mbedtls_md_hmac(md, key, key_len, data, len, out) != 0) {
-        mbedtls_platform_zeroize(out, TRI_SHA256_BYTES);
+        tri_wipe(out, TRI_SHA256_BYTES);
         return TR_E_CRYPTO;
     }
     return 0;
@@ -180,19 +180,6 @@ static int gcm_tag(mbedtls_gcm_context *gcm, uint8_t tag[TRI_AEAD_TAG_BYTES])
 #endif
 }
 
-/* 1 when equal, in time that depends only on the length. The core's
- * tri_ct_equal is not exported from libticketring, so the backend has its
- * own. */
-static int tags_equal(const uint8_t *a, const uint8_t *b)
-{
-    const volatile uint8_t *x = a;
-    const volatile uint8_t *y = b;
-    uint8_t diff = 0;
-    for (size_t i = 0; i < TRI_AEAD_TAG_BYTES; i++)
-        diff |= (uint8_t)(x[i] ^ y[i]);
-    return (int)((((uint32_t)diff - 1u) >> 8) & 1u);
-}
-
 static int mbed_aead_seal(const uint8_t key[TRI_AEAD_KEY_BYTES],
                           const uint8_t nonce[TRI_AEAD_NONCE_BYTES], const uint8_t *aad,
                           size_t aad_len, const uint8_t *head, size_t head_len,
@@ -240,16 +227,16 @@ static int mbed_aead_open(const uint8_t key[TRI_AEAD_KEY_BYTES],
         gcm_step(&gcm, head_len != 0 ? in + head_len : in, tail_len, out_tail) != 0 ||
         gcm_tag(&gcm, computed) != 0)
         goto out;
-    rc = tags_equal(computed, tag) ? 0 : TR_E_TICKET_AUTH;
+    rc = tri_ct_equal(computed, tag, TRI_AEAD_TAG_BYTES) ? 0 : TR_E_TICKET_AUTH;
 out:
     mbedtls_gcm_free(&gcm);
-    mbedtls_platform_zeroize(computed, sizeof(computed));
+    tri_wipe(computed, sizeof(computed));
     if (rc != 0) {
         /* Unauthenticated plaintext never reaches the caller. */
         if (head_len != 0)
-            mbedtls_platform_zeroize(out_head, head_len);
+            tri_wipe(out_head, head_len);
         if (tail_len != 0)
-            mbedtls_platform_zeroize(out_tail, tail_len);
+            tri_wipe(out_tail, tail_len);
     }
     return rc;
 }

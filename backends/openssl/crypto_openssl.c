@@ -45,6 +45,7 @@
 #endif
 
 #include "crypto.h"
+#include "secure.h"
 #include "ticketring/openssl.h"
 
 #if OPENSSL_VERSION_NUMBER < 0x10101000L
@@ -186,7 +187,7 @@ static int ossl_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *d
     }
 #endif
     if (rc != 0)
-        OPENSSL_cleanse(out, TRI_SHA256_BYTES);
+        tri_wipe(out, TRI_SHA256_BYTES);
     ERR_pop_to_mark();
     return rc;
 }
@@ -296,9 +297,9 @@ out:
     if (rc != 0) {
         /* Unauthenticated plaintext never reaches the caller. */
         if (head_len != 0)
-            OPENSSL_cleanse(out_head, head_len);
+            tri_wipe(out_head, head_len);
         if (tail_len != 0)
-            OPENSSL_cleanse(out_tail, tail_len);
+            tri_wipe(out_tail, tail_len);
     }
     ERR_pop_to_mark();
     return rc;
