@@ -3,19 +3,25 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 
 /*
  * getpid() is a system call on every glibc since 2.25, which would be a
- * measurable part of sealing a ticket. Instead cache the pid in a page that
- * the kernel wipes in a fork child: a zero there means "we are a new
- * process", and the first caller there stores the new pid. pthread_atfork
- * alone would miss raw clone() and snapshot restores of the parent.
+ * measurable part of sealing a ticket, and a pid can come back: a double-
+ * forked daemon may get the pid of a long-gone process that used the ring.
+ * So the identity is a random 64-bit value kept in a page the kernel wipes
+ * in a fork child: a zero there means "we are a new process", and the first
+ * caller there draws a new identity. pthread_atfork alone would miss raw
+ * clone() and snapshot restores of the parent.
  */
-static _Atomic pid_t *cached_pid;
-static pthread_once_t cached_pid_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t *cached_id;
+static pthread_once_t cached_id_once = PTHREAD_ONCE_INIT;
 
-static void map_cached_pid(void)
+static void map_cached_id(void)
 {
 #ifdef MADV_WIPEONFORK
     long page = sysconf(_SC_PAGESIZE);
@@ -30,20 +36,38 @@ static void map_cached_pid(void)
         munmap(p, (size_t)page);
         return;
     }
-    cached_pid = p;
+    cached_id = p;
 #endif
 }
 
-pid_t tri_process_id(void)
+static uint64_t fresh_id(void)
 {
-    pid_t pid;
-    pthread_once(&cached_pid_once, map_cached_pid);
-    if (cached_pid == NULL)
-        return getpid();
-    pid = atomic_load_explicit(cached_pid, memory_order_relaxed);
-    if (pid == 0) {
-        pid = getpid();
-        atomic_store_explicit(cached_pid, pid, memory_order_relaxed);
+    uint64_t id = 0;
+#if defined(__linux__)
+    if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+        id = 0;
+#endif
+    if (id == 0) { /* no entropy yet: pid and time still tell processes apart */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        id = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 40);
     }
-    return pid;
+    return id != 0 ? id : 1;
+}
+
+uint64_t tri_process_id(void)
+{
+    uint64_t id, none = 0;
+
+    pthread_once(&cached_id_once, map_cached_id);
+    if (cached_id == NULL)
+        return (uint64_t)getpid();
+    id = atomic_load_explicit(cached_id, memory_order_relaxed);
+    if (id != 0)
+        return id;
+    id = fresh_id();
+    /* Two threads of a new child may race here: both keep the first. */
+    if (!atomic_compare_exchange_strong(cached_id, &none, id))
+        id = none;
+    return id;
 }

@@ -116,7 +116,7 @@ int tri_keyset_build(const struct tri_env *env, const struct tri_keyfile_entry *
         return TR_E_NOMEM;
     memset(ks, 0, size);
     ks->n = n;
-    ks->salt_pid = tri_process_id();
+    ks->salt_owner = tri_process_id();
     atomic_init(&ks->seal_uses, 0);
     atomic_init(&ks->overdue_logged, 0);
     for (uint32_t i = 0; i < n; i++) {

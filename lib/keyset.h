@@ -9,7 +9,6 @@
 #define TICKETRING_LIB_KEYSET_H
 
 #include <stdatomic.h>
-#include <sys/types.h>
 
 #include "env.h"
 #include "keyfile.h"
@@ -27,7 +26,7 @@ struct tri_key {
 
 struct tri_keyset {
     uint32_t n;
-    pid_t salt_pid;                 /* process that drew the salts */
+    uint64_t salt_owner;            /* process (fork.h) that drew the salts */
     atomic_uint_fast64_t seal_uses; /* tickets sealed under these salts */
     atomic_int overdue_logged;
     char fingerprint[TR_FINGERPRINT_HEX + 1];

@@ -44,25 +44,27 @@ static int64_t now_s(const tr_ring *r)
 
 /*
  * In a forked child the writer lock may be held by a parent thread that
- * does not exist here, and the reader counts include the parent's readers.
- * The first thread of the child to touch the ring repairs both, before any
- * thread of the child can have pinned a key set; others wait for it.
+ * does not exist here, the reader counts include the parent's readers, and
+ * a set the parent's writer was retiring is nobody's. The first thread of
+ * the child to touch the ring repairs all three, before any thread of the
+ * child can have pinned a key set; others wait for it.
  */
 static void check_fork(tr_ring *r)
 {
-    pid_t me = tri_process_id();
-    pid_t fixer;
+    uint64_t me = tri_process_id();
+    uint64_t fixer;
 
-    if (atomic_load_explicit(&r->pid, memory_order_acquire) == me)
+    if (atomic_load_explicit(&r->owner, memory_order_acquire) == me)
         return;
-    fixer = atomic_load(&r->fork_fixing);
-    if (fixer != me && atomic_compare_exchange_strong(&r->fork_fixing, &fixer, me)) {
-        pthread_mutex_init(&r->writer, NULL);
+    fixer = atomic_load(&r->fork_fixer);
+    if (fixer != me && atomic_compare_exchange_strong(&r->fork_fixer, &fixer, me)) {
+        tri_keyset_free(&r->env, tri_snapshot_take_retiring(&r->keys));
         tri_snapshot_reset_readers(&r->keys);
-        atomic_store_explicit(&r->pid, me, memory_order_release);
+        atomic_store(&r->writer_busy, 0);
+        atomic_store_explicit(&r->owner, me, memory_order_release);
         return;
     }
-    while (atomic_load_explicit(&r->pid, memory_order_acquire) != me)
+    while (atomic_load_explicit(&r->owner, memory_order_acquire) != me)
         sched_yield();
 }
 
@@ -77,10 +79,23 @@ void tri_ring_leave(tr_ring *r, unsigned token)
     tri_snapshot_release(&r->keys, token);
 }
 
-static void writer_lock(tr_ring *r)
+static int writer_trylock(tr_ring *r)
 {
     check_fork(r);
-    pthread_mutex_lock(&r->writer);
+    return atomic_exchange_explicit(&r->writer_busy, 1, memory_order_acquire) == 0;
+}
+
+/* Writers wait for each other (a reload may read a file meanwhile); they
+ * are rare, so yielding is enough. */
+static void writer_lock(tr_ring *r)
+{
+    while (!writer_trylock(r))
+        sched_yield();
+}
+
+static void writer_unlock(tr_ring *r)
+{
+    atomic_store_explicit(&r->writer_busy, 0, memory_order_release);
 }
 
 /* Under the writer lock: the set only a writer replaces. */
@@ -125,11 +140,6 @@ int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
         free_fn(r, arg);
         return rc;
     }
-    if (pthread_mutex_init(&r->writer, NULL) != 0) {
-        tri_keyset_free(&r->env, empty);
-        free_fn(r, arg);
-        return TR_E_NOMEM;
-    }
     atomic_init(&r->lifetime, 7200);
     atomic_init(&r->skew, 60);
     atomic_init(&r->max_age, 86400);
@@ -137,8 +147,9 @@ int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
     atomic_init(&r->bind_sni, 1);
     atomic_init(&r->bind_alpn, 1);
     atomic_init(&r->exhausted_policy, TR_EXHAUSTED_KEEP);
-    atomic_init(&r->pid, tri_process_id());
-    atomic_init(&r->fork_fixing, 0);
+    atomic_init(&r->writer_busy, 0);
+    atomic_init(&r->owner, tri_process_id());
+    atomic_init(&r->fork_fixer, 0);
     tri_snapshot_init(&r->keys, empty);
     *out = r;
     return 0;
@@ -158,7 +169,6 @@ void tr_ring_free(tr_ring *r)
     tri_keyset_free(&env, atomic_load(&r->keys.current));
     if (r->path != NULL)
         tri_free(&env, r->path);
-    pthread_mutex_destroy(&r->writer);
     tri_wipe(r, sizeof(*r));
     tri_free(&env, r);
 }
@@ -263,7 +273,7 @@ int tr_ring_add_key(tr_ring *r, const uint8_t key[TR_KEY_BYTES], int64_t activat
         rc = replace_locked(r, e, cur->n + 1);
         tri_wipe(e, sizeof(e));
     }
-    pthread_mutex_unlock(&r->writer);
+    writer_unlock(r);
     return rc;
 }
 
@@ -302,7 +312,7 @@ int tr_ring_remove_key(tr_ring *r, const uint8_t name[TR_KEY_NAME_BYTES])
         rc = replace_locked(r, e, cur->n - 1);
         tri_wipe(e, sizeof(e));
     }
-    pthread_mutex_unlock(&r->writer);
+    writer_unlock(r);
     return rc;
 }
 
@@ -314,16 +324,16 @@ int tri_ring_resalt(tr_ring *r, int wait)
 
     if (wait)
         writer_lock(r);
-    else if (pthread_mutex_trylock(&r->writer) != 0)
+    else if (!writer_trylock(r))
         return 0; /* another writer is publishing a set with fresh salts */
     cur = current_locked(r);
-    if (cur->salt_pid != tri_process_id() ||
+    if (cur->salt_owner != tri_process_id() ||
         atomic_load(&cur->seal_uses) >= TRI_RESALT_AFTER) {
         tri_keyset_entries(cur, e);
         rc = replace_locked(r, e, cur->n);
         tri_wipe(e, sizeof(e));
     }
-    pthread_mutex_unlock(&r->writer);
+    writer_unlock(r);
     return rc;
 }
 
@@ -393,7 +403,7 @@ int tr_ring_load(tr_ring *r, const char *path, uint32_t *err_line)
         r->path = copy;
         copy = NULL;
     }
-    pthread_mutex_unlock(&r->writer);
+    writer_unlock(r);
     if (copy != NULL)
         tri_free(&r->env, copy);
     return rc;
@@ -409,7 +419,7 @@ int tr_ring_reload(tr_ring *r, uint32_t *err_line)
         return TR_E_INVAL;
     writer_lock(r);
     rc = r->path == NULL ? TR_E_NO_FILE : load_locked(r, r->path, err_line);
-    pthread_mutex_unlock(&r->writer);
+    writer_unlock(r);
     return rc;
 }
 
@@ -438,7 +448,7 @@ int tr_ring_save(tr_ring *r, const char *path)
         tri_wipe(buf, cap);
         tri_free(&r->env, buf);
     }
-    pthread_mutex_unlock(&r->writer);
+    writer_unlock(r);
     if (rc != 0)
         tri_log(r, TR_LOG_ERROR, "key file %s: not written: %s", path, tr_strerror(rc));
     return rc;

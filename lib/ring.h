@@ -2,9 +2,7 @@
 #ifndef TICKETRING_LIB_RING_H
 #define TICKETRING_LIB_RING_H
 
-#include <pthread.h>
 #include <stdatomic.h>
-#include <sys/types.h>
 
 #include "env.h"
 #include "keyset.h"
@@ -36,14 +34,18 @@ struct tr_ring {
     atomic_int bind_alpn;
     atomic_int exhausted_policy;
 
-    /* The current struct tri_keyset; replaced only under `writer`. */
+    /* The current struct tri_keyset; replaced only by the writer. Writers
+     * are rare (loads, key changes, resalts) and may wait; readers never
+     * take this lock. An atomic flag rather than a pthread mutex, so a fork
+     * child can release one held by a parent thread without undefined
+     * behaviour. */
     struct tri_snapshot keys;
-    pthread_mutex_t writer;
-    char *path; /* key file for tr_ring_reload(); under `writer` */
+    atomic_int writer_busy;
+    char *path; /* key file for tr_ring_reload(); writer only */
 
-    /* Process that owns `writer` and the reader counts (see fork.h). */
-    _Atomic pid_t pid;
-    atomic_int fork_fixing;
+    /* Process (fork.h) that owns `writer_busy` and the reader counts. */
+    _Atomic uint64_t owner;
+    _Atomic uint64_t fork_fixer;
 
     struct tri_counters counters;
 };

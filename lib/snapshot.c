@@ -5,6 +5,7 @@
 void tri_snapshot_init(struct tri_snapshot *s, void *first)
 {
     atomic_init(&s->current, first);
+    atomic_init(&s->retiring, NULL);
     atomic_init(&s->idx, 0);
     atomic_init(&s->readers[0], 0);
     atomic_init(&s->readers[1], 0);
@@ -44,11 +45,13 @@ static void wait_for_zero(atomic_uint_fast32_t *c)
 void *tri_snapshot_exchange(struct tri_snapshot *s, void *next)
 {
     void *old = atomic_exchange(&s->current, next);
+    atomic_store(&s->retiring, old);
     for (int phase = 0; phase < 2; phase++) {
         unsigned i = atomic_load(&s->idx) & 1u;
         atomic_store(&s->idx, i ^ 1u);
         wait_for_zero(&s->readers[i]);
     }
+    atomic_store(&s->retiring, NULL);
     return old;
 }
 
@@ -56,4 +59,9 @@ void tri_snapshot_reset_readers(struct tri_snapshot *s)
 {
     atomic_store(&s->readers[0], 0);
     atomic_store(&s->readers[1], 0);
+}
+
+void *tri_snapshot_take_retiring(struct tri_snapshot *s)
+{
+    return atomic_exchange(&s->retiring, NULL);
 }

@@ -14,6 +14,7 @@
 
 struct tri_snapshot {
     _Atomic(void *) current;
+    _Atomic(void *) retiring; /* the old object while a writer waits */
     atomic_uint idx;
     atomic_uint_fast32_t readers[2];
 };
@@ -31,5 +32,8 @@ void *tri_snapshot_exchange(struct tri_snapshot *s, void *next);
 /* In a forked child, before any thread of the child has acquired: forget
  * readers that were running in the parent's other threads. */
 void tri_snapshot_reset_readers(struct tri_snapshot *s);
+/* In a forked child: the object a parent writer was retiring at fork time
+ * (NULL if none), now the caller's to free. */
+void *tri_snapshot_take_retiring(struct tri_snapshot *s);
 
 #endif

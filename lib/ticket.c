@@ -114,14 +114,14 @@ static int64_t floor_div_1000(int64_t ms)
 static struct tri_keyset *enter_for_seal(tr_ring *r, unsigned *tok, int *rc)
 {
     struct tri_keyset *ks = tri_ring_enter(r, tok);
-    if (ks->salt_pid == tri_process_id())
+    if (ks->salt_owner == tri_process_id())
         return ks;
     tri_ring_leave(r, *tok);
     *rc = tri_ring_resalt(r, 1);
     if (*rc != 0)
         return NULL;
     ks = tri_ring_enter(r, tok);
-    if (ks->salt_pid == tri_process_id())
+    if (ks->salt_owner == tri_process_id())
         return ks;
     tri_ring_leave(r, *tok);
     *rc = TR_E_CRYPTO;

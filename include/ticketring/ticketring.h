@@ -224,7 +224,8 @@ TR_EXPORT int tr_ring_fingerprint(tr_ring *ring, char *out, size_t out_size);
  * returned). *ticket_len gets the ticket's length (state_len +
  * TR_TICKET_OVERHEAD) and *lifetime (if non-NULL) the lifetime in seconds to
  * advertise to the client. TR_E_NO_ENCRYPT_KEY means: issue no ticket.
- * Allocates nothing. Thread-safe. */
+ * Calls the ring's allocator never and takes no lock (the TLS library
+ * underneath may allocate internally). Thread-safe. */
 TR_EXPORT int tr_ticket_seal(tr_ring *ring, const uint8_t *state, size_t state_len,
                              const uint8_t *sni, size_t sni_len,
                              const uint8_t *alpn, size_t alpn_len,
@@ -239,7 +240,8 @@ TR_EXPORT int tr_ticket_seal(tr_ring *ring, const uint8_t *state, size_t state_l
  * 16-byte name of the key that opened it, the original auth time, the
  * ticket's age in milliseconds and TR_TICKET_* flags. Every refusal has its
  * own TR_E_TICKET_* code, changes no key state and means a full handshake.
- * Allocates nothing. Thread-safe. */
+ * Calls the ring's allocator never and takes no lock (the TLS library
+ * underneath may allocate internally). Thread-safe. */
 TR_EXPORT int tr_ticket_open(tr_ring *ring, const uint8_t *ticket, size_t ticket_len,
                              const uint8_t *sni, size_t sni_len,
                              const uint8_t *alpn, size_t alpn_len,
