@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "ring.h"
@@ -328,15 +327,8 @@ static _Thread_local int may_park;
 static int parking_random(uint8_t *buf, size_t len, void *arg)
 {
     struct park *p = arg;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = getrandom(buf + got, len - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
+    if (tu_random_os(buf, len) != 0)
+        return -1;
     if (may_park && atomic_load(&p->armed)) {
         atomic_store(&p->armed, 0); /* park once */
         atomic_store(&p->parked, 1);

@@ -19,7 +19,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -284,18 +283,11 @@ static _Thread_local int may_park;
 static int parking_random(uint8_t *buf, size_t len, void *arg)
 {
     struct hook *h = arg;
-    size_t got = 0;
 
     /* Real randomness (getrandom is fork-safe), so the child's salts are
      * its own as the tr_random_fn contract requires. */
-    while (got < len) {
-        ssize_t n = getrandom(buf + got, len - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
+    if (tu_random_os(buf, len) != 0)
+        return -1;
     if (may_park && getpid() == h->parent && atomic_load(&h->armed)) {
         int gen = atomic_load(&h->gen);
         atomic_fetch_add(&h->parked, 1);

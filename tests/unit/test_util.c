@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #ifdef TU_HAVE_OPENSSL
@@ -66,6 +68,20 @@ int tu_random_counter(uint8_t *buf, size_t len, void *arg)
     uint64_t *ctr = arg;
     for (size_t i = 0; i < len; i++)
         buf[i] = (uint8_t)(0xA5 ^ (*ctr)++);
+    return 0;
+}
+
+int tu_random_os(uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(buf + got, len - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
     return 0;
 }
 

@@ -27,6 +27,9 @@ int64_t tu_clock(void *arg);
  * arg points to a uint64_t counter, advanced by each call. */
 int tu_random_counter(uint8_t *buf, size_t len, void *arg);
 
+/* The kernel's random bytes (getrandom, fork-safe); 0 or -1. */
+int tu_random_os(uint8_t *buf, size_t len);
+
 /* Counting allocator: arg points to a struct tu_alloc. When fail_at is
  * non-zero, the fail_at-th allocation (1-based, counted from the last
  * reset) returns NULL. */
