@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "fork.h"
 #include "secure.h"
 
@@ -43,15 +44,6 @@ static void sort_keys(struct tri_key *k, uint32_t n)
     tri_wipe(&tmp, sizeof(tmp));
 }
 
-static void put_be64(uint8_t *p, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)u;
-        u >>= 8;
-    }
-}
-
 /*
  * SHA-256 over a label and, per key in schedule order, its name, its
  * activation time and SHA-256 of its secret; the first 8 bytes in hex.
@@ -71,7 +63,7 @@ static int fingerprint(const tr_crypto *c, struct tri_keyset *ks)
     for (uint32_t i = 0; i < ks->n && rc == 0; i++) {
         const struct tri_key *k = &ks->keys[i];
         memcpy(buf + len, k->name, TR_KEY_NAME_BYTES);
-        put_be64(buf + len + TR_KEY_NAME_BYTES, k->activation);
+        tri_put_be64(buf + len + TR_KEY_NAME_BYTES, k->activation);
         rc = c->sha256(k->secret, sizeof(k->secret), buf + len + TR_KEY_NAME_BYTES + 8);
         len += PER_KEY;
     }

@@ -35,11 +35,9 @@ int64_t tri_ring_now_ms(const tr_ring *r)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Seconds, rounded down also for times before the epoch. */
 static int64_t now_s(const tr_ring *r)
 {
-    int64_t ms = tri_ring_now_ms(r);
-    return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    return tri_floor_s(tri_ring_now_ms(r));
 }
 
 /*

@@ -52,6 +52,12 @@ struct tr_ring {
 
 int64_t tri_ring_now_ms(const tr_ring *r);
 
+/* Milliseconds to seconds, rounded down also before the epoch. */
+static inline int64_t tri_floor_s(int64_t ms)
+{
+    return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+}
+
 /* Pin the current key set for a seal or open (after a fork, first repair
  * the lock and the reader counts inherited from the parent). */
 struct tri_keyset *tri_ring_enter(tr_ring *r, unsigned *token);

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "fork.h"
 #include "ring.h"
 #include "secure.h"
@@ -32,23 +33,6 @@ struct meta {
     uint8_t alpn[DIGEST_BYTES];
     uint8_t app_ctx[DIGEST_BYTES];
 };
-
-static void put_be64(uint8_t *p, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)u;
-        u >>= 8;
-    }
-}
-
-static int64_t get_be64(const uint8_t *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | p[i];
-    return (int64_t)u;
-}
 
 static int digest(const tr_crypto *c, const uint8_t *v, size_t len, uint8_t out[DIGEST_BYTES])
 {
@@ -97,16 +81,11 @@ static int binding_digests(const tr_crypto *c, const uint8_t *sni, size_t sni_le
 
 static void encode_meta(const struct meta *m, uint8_t out[META_BYTES])
 {
-    put_be64(out, m->issue_ms);
-    put_be64(out + 8, m->auth_time);
+    tri_put_be64(out, m->issue_ms);
+    tri_put_be64(out + 8, m->auth_time);
     memcpy(out + 16, m->sni, DIGEST_BYTES);
     memcpy(out + 16 + DIGEST_BYTES, m->alpn, DIGEST_BYTES);
     memcpy(out + 16 + 2 * DIGEST_BYTES, m->app_ctx, DIGEST_BYTES);
-}
-
-static int64_t floor_div_1000(int64_t ms)
-{
-    return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 }
 
 /* The set to seal under: after a fork its salts belong to the parent and
@@ -172,7 +151,7 @@ int tr_ticket_seal(tr_ring *r, const uint8_t *state, size_t state_len,
         return TR_E_BUFFER_TOO_SMALL;
 
     now_ms = tri_ring_now_ms(r);
-    now = floor_div_1000(now_ms);
+    now = tri_floor_s(now_ms);
     skew = (uint32_t)atomic_load(&r->skew);
     if (auth_time == 0)
         auth_time = now;
@@ -284,7 +263,7 @@ static int check_meta(tr_ring *r, const struct meta *m, const struct meta *want,
                       int64_t now_ms)
 {
     int64_t skew_ms = (int64_t)atomic_load(&r->skew) * 1000;
-    int64_t now = floor_div_1000(now_ms);
+    int64_t now = tri_floor_s(now_ms);
 
     if (m->issue_ms > now_ms + skew_ms || m->auth_time > now + skew_ms / 1000)
         return TR_E_TICKET_FUTURE;
@@ -332,8 +311,8 @@ int tr_ticket_open(tr_ring *r, const uint8_t *ticket, size_t ticket_len,
         return TR_E_BUFFER_TOO_SMALL;
 
     if (sni_len > SNI_MAX) {
-        /* No ticket is ever sealed for such a name. */
-        memset(want.sni, 0xff, DIGEST_BYTES);
+        /* No ticket is ever sealed for such a name: a digest no SHA-256
+         * prefix is expected to equal stands in for it. */
         rc = binding_digests(r->env.crypto, NULL, 0, alpn, alpn_len, app_ctx, app_ctx_len,
                              &want);
         memset(want.sni, 0xff, DIGEST_BYTES);
@@ -346,12 +325,12 @@ int tr_ticket_open(tr_ring *r, const uint8_t *ticket, size_t ticket_len,
 
     now_ms = tri_ring_now_ms(r);
     ks = tri_ring_enter(r, &tok);
-    rc = decrypt(r, ks, floor_div_1000(now_ms), ticket, ticket_len, meta_buf, state, name,
+    rc = decrypt(r, ks, tri_floor_s(now_ms), ticket, ticket_len, meta_buf, state, name,
                  &fl);
     tri_ring_leave(r, tok);
     if (rc == 0) {
-        m.issue_ms = get_be64(meta_buf);
-        m.auth_time = get_be64(meta_buf + 8);
+        m.issue_ms = tri_get_be64(meta_buf);
+        m.auth_time = tri_get_be64(meta_buf + 8);
         memcpy(m.sni, meta_buf + 16, DIGEST_BYTES);
         memcpy(m.alpn, meta_buf + 16 + DIGEST_BYTES, DIGEST_BYTES);
         memcpy(m.app_ctx, meta_buf + 16 + 2 * DIGEST_BYTES, DIGEST_BYTES);
