@@ -14,7 +14,9 @@
 
 #include "ticketring/ticketring.h"
 
-#define TRI_CRYPTO_ABI 1u
+/* 2 added the optional TLS key state hooks; a table of ABI 1 has none. */
+#define TRI_CRYPTO_ABI 2u
+#define TRI_CRYPTO_ABI_MIN 1u
 
 #define TRI_SHA256_BYTES 32
 #define TRI_AEAD_KEY_BYTES 32   /* AES-256-GCM */
@@ -63,7 +65,23 @@ struct tr_crypto {
                      const uint8_t *in, size_t len,
                      const uint8_t tag[TRI_AEAD_TAG_BYTES],
                      uint8_t *out_head, size_t head_len, uint8_t *out_tail);
+
+    /* ABI 2, optional (both NULL when the backend has no TLS glue): state
+     * a TLS library's own ticket format needs per key (OpenSSL: cipher
+     * contexts keyed once), built when a key set is built and freed with
+     * it, handed to the glue by tr_ring_tls_key(). `key` is name | HMAC
+     * secret | AES key. May allocate (with the TLS library's allocator);
+     * returns 0, TR_E_NOMEM or TR_E_CRYPTO. free must accept NULL and
+     * wipe what it frees. */
+    int (*tls_key_new)(const uint8_t key[TR_KEY_BYTES], void **state);
+    void (*tls_key_free)(void *state);
 };
+
+/* The table's TLS hooks, or NULL for a table older than ABI 2. */
+static inline int tri_crypto_has_tls(const tr_crypto *c)
+{
+    return c->abi >= 2 && c->tls_key_new != NULL && c->tls_key_free != NULL;
+}
 
 /* HKDF-Expand-SHA256 (RFC 5869 2.3) for one 32-byte block. The PRK must be
  * at least 32 uniformly random bytes: ticket keys are, so the Extract step

@@ -26,6 +26,7 @@ const char *tr_strerror(int code)
     case TR_E_TICKET_SNI: return "ticket bound to another SNI";
     case TR_E_TICKET_ALPN: return "ticket bound to another ALPN";
     case TR_E_TICKET_CONTEXT: return "ticket bound to another application context";
+    case TR_E_TICKET_UNBOUND: return "ticket carries no binding data";
     default: return "unknown error";
     }
 }

@@ -122,6 +122,13 @@ int tri_keyset_build(const struct tri_env *env, const struct tri_keyfile_entry *
         rc = tri_random(env, k->seal_salt, sizeof(k->seal_salt));
         if (rc == 0)
             rc = tri_key_subkey(env->crypto, k, k->seal_salt, k->seal_subkey);
+        if (rc == 0 && tri_crypto_has_tls(env->crypto)) {
+            uint8_t key[TR_KEY_BYTES];
+            memcpy(key, k->name, TR_KEY_NAME_BYTES);
+            memcpy(key + TR_KEY_NAME_BYTES, k->secret, TRI_SECRET_BYTES);
+            rc = env->crypto->tls_key_new(key, &k->tls_state);
+            tri_wipe(key, sizeof(key));
+        }
     }
     if (rc == 0)
         rc = fingerprint(env->crypto, ks);
@@ -146,6 +153,9 @@ void tri_keyset_free(const struct tri_env *env, struct tri_keyset *ks)
 {
     if (ks == NULL)
         return;
+    if (tri_crypto_has_tls(env->crypto))
+        for (uint32_t i = 0; i < ks->n; i++)
+            env->crypto->tls_key_free(ks->keys[i].tls_state);
     tri_wipe(ks, sizeof(*ks) + (size_t)ks->n * sizeof(ks->keys[0]));
     tri_free(env, ks);
 }

@@ -22,6 +22,7 @@ struct tri_key {
     int64_t activation;
     uint8_t seal_salt[TRI_SALT_BYTES];
     uint8_t seal_subkey[TRI_AEAD_KEY_BYTES];
+    void *tls_state; /* the backend's tls_key_new() state, or NULL */
 };
 
 struct tri_keyset {

@@ -123,7 +123,7 @@ int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
     if (out == NULL || malloc_fn == NULL || free_fn == NULL)
         return TR_E_INVAL;
     *out = NULL;
-    if (crypto == NULL || crypto->abi != TRI_CRYPTO_ABI)
+    if (crypto == NULL || crypto->abi < TRI_CRYPTO_ABI_MIN || crypto->abi > TRI_CRYPTO_ABI)
         return TR_E_BACKEND;
     r = malloc_fn(sizeof(*r), arg);
     if (r == NULL)

@@ -68,6 +68,17 @@ void tri_ring_leave(tr_ring *r, unsigned token);
  * holds the lock. */
 int tri_ring_resalt(tr_ring *r, int wait);
 
+/* Policy checks shared by every ticket format (policy.c): 0 or the
+ * TR_E_TICKET_* refusal; auth_time 0 means unknown (not checked). */
+int tri_check_times(tr_ring *r, int64_t issue_ms, int64_t auth_time, int64_t now_ms);
+/* Lifetime to advertise for a ticket sealed at `now` (seconds) for a
+ * session authenticated at auth_time; TR_E_TICKET_EXPIRED past max age. */
+int tri_lifetime_left(tr_ring *r, int64_t now, int64_t auth_time, uint32_t *seconds);
+
+/* Whether encrypt key `enc` of ks is overdue at `now` and the exhausted
+ * policy says to stop sealing (counted and logged once per set). */
+int tri_seal_overdue(tr_ring *r, struct tri_keyset *ks, int enc, int64_t now);
+
 /* printf-style line to the log sink, never with key material. */
 void tri_log(const tr_ring *r, int32_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -3,18 +3,19 @@
 
 #include "ring.h"
 
-void tri_count_refusal(struct tri_counters *c, int code)
+int tri_count_refusal(struct tri_counters *c, int code)
 {
     switch (code) {
-    case TR_E_TICKET_MALFORMED: tri_count(&c->refused_malformed); break;
-    case TR_E_TICKET_UNKNOWN_KEY: tri_count(&c->refused_unknown_key); break;
-    case TR_E_TICKET_AUTH: tri_count(&c->refused_auth); break;
-    case TR_E_TICKET_EXPIRED: tri_count(&c->refused_expired); break;
-    case TR_E_TICKET_FUTURE: tri_count(&c->refused_future); break;
-    case TR_E_TICKET_SNI: tri_count(&c->refused_sni); break;
-    case TR_E_TICKET_ALPN: tri_count(&c->refused_alpn); break;
-    case TR_E_TICKET_CONTEXT: tri_count(&c->refused_context); break;
-    default: break; /* caller errors (buffer, argument) are not refusals */
+    case TR_E_TICKET_MALFORMED: tri_count(&c->refused_malformed); return 1;
+    case TR_E_TICKET_UNKNOWN_KEY: tri_count(&c->refused_unknown_key); return 1;
+    case TR_E_TICKET_AUTH: tri_count(&c->refused_auth); return 1;
+    case TR_E_TICKET_EXPIRED: tri_count(&c->refused_expired); return 1;
+    case TR_E_TICKET_FUTURE: tri_count(&c->refused_future); return 1;
+    case TR_E_TICKET_SNI: tri_count(&c->refused_sni); return 1;
+    case TR_E_TICKET_ALPN: tri_count(&c->refused_alpn); return 1;
+    case TR_E_TICKET_CONTEXT: tri_count(&c->refused_context); return 1;
+    case TR_E_TICKET_UNBOUND: tri_count(&c->refused_unbound); return 1;
+    default: return 0; /* caller errors (buffer, argument) are not refusals */
     }
 }
 
@@ -45,6 +46,12 @@ int tr_ring_stats(tr_ring *r, tr_stats *out)
     LOAD(refused_context);
     LOAD(reloads);
     LOAD(reload_failures);
+    LOAD(refused_unbound);
+    LOAD(opened_unbound);
+    LOAD(handshakes_full);
+    LOAD(handshakes_resumed);
+    LOAD(resumed_cross_node);
+    LOAD(tickets_renewed);
 #undef LOAD
     /* An older caller's struct is a prefix of ours: copy what it knows. */
     n = s.size;

@@ -23,6 +23,12 @@ struct tri_counters {
     atomic_uint_fast64_t refused_context;
     atomic_uint_fast64_t reloads;
     atomic_uint_fast64_t reload_failures;
+    atomic_uint_fast64_t refused_unbound;
+    atomic_uint_fast64_t opened_unbound;
+    atomic_uint_fast64_t handshakes_full;
+    atomic_uint_fast64_t handshakes_resumed;
+    atomic_uint_fast64_t resumed_cross_node;
+    atomic_uint_fast64_t tickets_renewed;
 };
 
 static inline void tri_count(atomic_uint_fast64_t *c)
@@ -30,7 +36,8 @@ static inline void tri_count(atomic_uint_fast64_t *c)
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
-/* Count a refused ticket under its TR_E_TICKET_* code. */
-void tri_count_refusal(struct tri_counters *c, int code);
+/* Count a refused ticket under its TR_E_TICKET_* code; 0 (nothing
+ * counted) for any other code. */
+int tri_count_refusal(struct tri_counters *c, int code);
 
 #endif

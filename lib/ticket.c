@@ -107,26 +107,6 @@ static struct tri_keyset *enter_for_seal(tr_ring *r, unsigned *tok, int *rc)
     return NULL;
 }
 
-/* The schedule has run out when the encrypt key is the newest and has been
- * encrypting for longer than the rotation period. */
-static int overdue(tr_ring *r, struct tri_keyset *ks, int enc, int64_t now)
-{
-    uint32_t period = (uint32_t)atomic_load(&r->rotation_period);
-    if (period == 0 || (uint32_t)enc + 1 != ks->n ||
-        now - ks->keys[enc].activation <= (int64_t)period)
-        return 0;
-    tri_count(&r->counters.seal_overdue);
-    if (atomic_exchange(&ks->overdue_logged, 1) == 0)
-        tri_log(r, TR_LOG_WARN,
-                "key schedule ran out: the newest key has encrypted for more than "
-                "%u s and no newer key is held (fingerprint %s); %s",
-                period, ks->fingerprint,
-                atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP
-                    ? "issuing no tickets"
-                    : "still sealing with it");
-    return atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP;
-}
-
 int tr_ticket_seal(tr_ring *r, const uint8_t *state, size_t state_len,
                    const uint8_t *sni, size_t sni_len, const uint8_t *alpn, size_t alpn_len,
                    const uint8_t *app_ctx, size_t app_ctx_len, int64_t auth_time,
@@ -137,7 +117,7 @@ int tr_ticket_seal(tr_ring *r, const uint8_t *state, size_t state_len,
     struct tri_keyset *ks;
     const struct tri_key *k;
     uint64_t uses;
-    int64_t now_ms, now, remaining;
+    int64_t now_ms, now;
     uint32_t life, skew;
     unsigned tok;
     int enc, rc = 0;
@@ -157,13 +137,9 @@ int tr_ticket_seal(tr_ring *r, const uint8_t *state, size_t state_len,
         auth_time = now;
     if (auth_time > now + (int64_t)skew)
         return TR_E_INVAL;
-    /* Advertise no more than the session has left before its max age. */
-    life = (uint32_t)atomic_load(&r->lifetime);
-    remaining = (int64_t)atomic_load(&r->max_age) - (now - auth_time);
-    if (remaining <= 0)
-        return TR_E_TICKET_EXPIRED;
-    if (remaining < (int64_t)life)
-        life = (uint32_t)remaining;
+    rc = tri_lifetime_left(r, now, auth_time, &life);
+    if (rc != 0)
+        return rc;
 
     m.issue_ms = now_ms;
     m.auth_time = auth_time;
@@ -176,7 +152,7 @@ int tr_ticket_seal(tr_ring *r, const uint8_t *state, size_t state_len,
     if (ks == NULL)
         return rc;
     enc = tri_keyset_encrypt_index(ks, now);
-    if (enc < 0 || overdue(r, ks, enc, now)) {
+    if (enc < 0 || tri_seal_overdue(r, ks, enc, now)) {
         tri_ring_leave(r, tok);
         tri_count(&r->counters.seal_no_key);
         return TR_E_NO_ENCRYPT_KEY;
@@ -262,14 +238,9 @@ static int decrypt(tr_ring *r, struct tri_keyset *ks, int64_t now, const uint8_t
 static int check_meta(tr_ring *r, const struct meta *m, const struct meta *want,
                       int64_t now_ms)
 {
-    int64_t skew_ms = (int64_t)atomic_load(&r->skew) * 1000;
-    int64_t now = tri_floor_s(now_ms);
-
-    if (m->issue_ms > now_ms + skew_ms || m->auth_time > now + skew_ms / 1000)
-        return TR_E_TICKET_FUTURE;
-    if (now_ms - m->issue_ms > (int64_t)atomic_load(&r->lifetime) * 1000 + skew_ms ||
-        now - m->auth_time > (int64_t)atomic_load(&r->max_age) + skew_ms / 1000)
-        return TR_E_TICKET_EXPIRED;
+    int rc = tri_check_times(r, m->issue_ms, m->auth_time, now_ms);
+    if (rc != 0)
+        return rc;
     if (atomic_load(&r->bind_sni) && !tri_ct_equal(m->sni, want->sni, DIGEST_BYTES))
         return TR_E_TICKET_SNI;
     if (atomic_load(&r->bind_alpn) && !tri_ct_equal(m->alpn, want->alpn, DIGEST_BYTES))

@@ -13,8 +13,9 @@
  *    instead of fetching "SHA256" by name again. The template is keyed with
  *    the empty key so its digest contexts are initialised, which every 3.0.x
  *    needs for the copy. Concurrent dups only read the template.
- *  - The key comes with every call (the table has no per-key state), so the
- *    AES key schedule is computed per call; contexts are allocated per call
+ *  - The AEAD key comes with every call, so the GCM key schedule is
+ *    computed per call (the per-key state in tls_key.c serves OpenSSL's
+ *    own ticket format only); contexts are allocated per call
  *    by OpenSSL (our allocator is never used) and freed, which cleanses them.
  *  - Every call brackets its OpenSSL use with ERR_set_mark/ERR_pop_to_mark:
  *    a ticket is opened inside a TLS handshake, and an error left on the
@@ -47,6 +48,7 @@
 #include "crypto.h"
 #include "secure.h"
 #include "ticketring/openssl.h"
+#include "tls_key.h"
 
 #if OPENSSL_VERSION_NUMBER < 0x10101000L
 #error "libticketring needs OpenSSL 1.1.1 or later"
@@ -313,6 +315,8 @@ static const struct tr_crypto openssl_crypto = {
     .hmac_sha256 = ossl_hmac_sha256,
     .aead_seal = ossl_aead_seal,
     .aead_open = ossl_aead_open,
+    .tls_key_new = tri_ossl_tls_key_new,
+    .tls_key_free = tri_ossl_tls_key_free,
 };
 
 const tr_crypto *tr_crypto_openssl(void)

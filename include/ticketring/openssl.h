@@ -1,9 +1,12 @@
 /*
  * libticketring with OpenSSL (libticketring-openssl, pkg-config
- * "ticketring-openssl").
+ * "ticketring-openssl"): the crypto backend, and session tickets for any
+ * SSL_CTX that every node sharing a key file can resume (docs/openssl.md).
  */
 #ifndef TICKETRING_OPENSSL_H
 #define TICKETRING_OPENSSL_H
+
+#include <openssl/ssl.h>
 
 #include <ticketring/ticketring.h>
 
@@ -17,6 +20,56 @@ extern "C" {
  * use: load a FIPS or other default provider before creating a ring.
  * Thread-safe. */
 TR_EXPORT const tr_crypto *tr_crypto_openssl(void);
+
+/* Make `ctx` issue and resume session tickets with the keys of `ring` (made
+ * with tr_crypto_openssl()): OpenSSL's own ticket format (AES-256-CBC +
+ * HMAC-SHA256 under the ring's keys, so nginx and HAProxy nodes holding the
+ * same keys interoperate), with the binding data (issue time, original
+ * authentication time, issuing node) in the session's application data and
+ * the ring's policy (lifetime, max age, skew, SNI and ALPN binding) applied
+ * on every resumption. Every refusal is a full handshake, never an aborted
+ * one, and is counted in the ring's statistics under its reason.
+ *
+ * Installs on ctx: the ticket key callback, the session ticket callbacks, a
+ * ClientHello callback (an application with its own calls
+ * tr_openssl_client_hello_cb() from it instead) and the session id context
+ * "ticketring" (every node must use the same one: set your own with
+ * SSL_CTX_set_session_id_context() after this call if you need to).
+ * `node_id` (NUL-terminated, at most 64 bytes; NULL for none) names this
+ * node in the tickets it issues, so resumptions of other nodes' tickets can
+ * be counted. The ring is not copied: it must outlive ctx, or be detached
+ * first. Attaching again replaces the previous attachment. Call before ctx
+ * is used for handshakes; not thread-safe with respect to ctx. */
+TR_EXPORT int tr_openssl_attach(SSL_CTX *ctx, tr_ring *ring, const char *node_id);
+
+/* Undo tr_openssl_attach(): remove the callbacks (OpenSSL's built-in ticket
+ * keys apply again) and free the attachment; a no-op when ctx has none. No
+ * handshake may be running on ctx. The attachment is also freed with ctx. */
+TR_EXPORT int tr_openssl_detach(SSL_CTX *ctx);
+
+/* What to do with a ticket that decrypts under a ring key but carries no
+ * libticketring binding data (issued by a plain nginx or HAProxy node that
+ * holds the same key). */
+#define TR_UNBOUND_ACCEPT 0 /* resume it, checking what OpenSSL's session holds:
+                               SNI, ALPN and age from the session's time (default) */
+#define TR_UNBOUND_REFUSE 1 /* full handshake, counted as TR_E_TICKET_UNBOUND */
+/* Set ctx's unbound-ticket policy (ctx must be attached). Thread-safe. */
+TR_EXPORT int tr_openssl_set_unbound_policy(SSL_CTX *ctx, int32_t policy);
+
+/* The ClientHello callback tr_openssl_attach() installs, for an application
+ * that installs its own (SSL_CTX_set_client_hello_cb) afterwards: call this
+ * first from yours and return its result when it is not
+ * SSL_CLIENT_HELLO_SUCCESS. `arg` is ignored. Thread-safe. */
+TR_EXPORT int tr_openssl_client_hello_cb(SSL *ssl, int *alert, void *arg);
+
+/* For a connection whose handshake resumed a ticket: copy the node id of
+ * the node that issued that ticket (NUL-terminated, "" when it carried none)
+ * into node_id (cap >= 65 always suffices). TR_E_INVAL when ssl resumed no
+ * libticketring ticket. Call from the connection's own thread. */
+TR_EXPORT int tr_openssl_ticket_origin(SSL *ssl, char *node_id, size_t cap);
+
+/* The ring attached to ctx, or NULL. Thread-safe. */
+TR_EXPORT tr_ring *tr_openssl_ring(SSL_CTX *ctx);
 
 #ifdef __cplusplus
 }

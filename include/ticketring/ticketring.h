@@ -32,9 +32,9 @@ extern "C" {
 /* ---- Version ---------------------------------------------------------- */
 
 #define TR_VERSION_MAJOR 0
-#define TR_VERSION_MINOR 1
+#define TR_VERSION_MINOR 2
 #define TR_VERSION_PATCH 0
-#define TR_VERSION_STRING "0.1.0"
+#define TR_VERSION_STRING "0.2.0"
 /* 0xMMmmpp: compare with tr_version() to detect a header/library mismatch. */
 #define TR_VERSION_NUMBER \
     ((TR_VERSION_MAJOR << 16) | (TR_VERSION_MINOR << 8) | TR_VERSION_PATCH)
@@ -69,6 +69,7 @@ TR_EXPORT const char *tr_version_string(void);
 #define TR_E_TICKET_SNI (-25)       /* bound to another SNI */
 #define TR_E_TICKET_ALPN (-26)      /* bound to another ALPN protocol */
 #define TR_E_TICKET_CONTEXT (-27)   /* bound to another application context */
+#define TR_E_TICKET_UNBOUND (-28)   /* carries no binding data and the policy refuses that */
 
 /* A constant English name for any code, "unknown error" for others. Thread-safe. */
 TR_EXPORT const char *tr_strerror(int code);
@@ -250,6 +251,75 @@ TR_EXPORT int tr_ticket_open(tr_ring *ring, const uint8_t *ticket, size_t ticket
                              uint8_t key_name_out[TR_KEY_NAME_BYTES],
                              int64_t *auth_time, int64_t *age_ms, uint32_t *flags);
 
+/* ---- Building blocks for TLS integrations --------------------------------
+ * The backend glue (<ticketring/openssl.h>) is built from these, and so can
+ * an integration with another TLS stack: they apply the ring's clock and
+ * policy exactly as tr_ticket_open() does. */
+
+/* The ring's clock now, in milliseconds since the epoch. Thread-safe. */
+TR_EXPORT int tr_ring_now_ms(tr_ring *ring, int64_t *now_ms);
+
+/* Apply the ring's time policy to a ticket sealed at issue_ms (milliseconds)
+ * for a session whose full handshake was at auth_time (seconds; 0 when
+ * unknown: only the ticket's age is checked). 0, TR_E_TICKET_FUTURE or
+ * TR_E_TICKET_EXPIRED; *age_ms (if non-NULL) gets the ticket's age. Counts
+ * nothing. Thread-safe. */
+TR_EXPORT int tr_ring_check_times(tr_ring *ring, int64_t issue_ms, int64_t auth_time,
+                                  int64_t *age_ms);
+
+/* Apply the ring's binding policy: the SNI a ticket was issued for against
+ * the SNI of the new ClientHello (ASCII case-insensitive; empty means none),
+ * and the ALPN protocol it was issued for against the protocols the client
+ * offers now (`alpn_offer` in the wire format of the ALPN extension's
+ * protocol list: length-prefixed names; a ticket issued without ALPN
+ * matches any offer). 0, TR_E_TICKET_SNI or TR_E_TICKET_ALPN (also for a
+ * malformed offer). Counts nothing. Thread-safe. */
+TR_EXPORT int tr_ring_check_binding(tr_ring *ring,
+                                    const uint8_t *ticket_sni, size_t ticket_sni_len,
+                                    const uint8_t *sni, size_t sni_len,
+                                    const uint8_t *ticket_alpn, size_t ticket_alpn_len,
+                                    const uint8_t *alpn_offer, size_t alpn_offer_len);
+
+/* The lifetime, in seconds, to advertise for a ticket sealed now for a
+ * session whose full handshake was at auth_time (0: now): the ring's
+ * lifetime, shortened to what is left of the session's max age.
+ * TR_E_TICKET_EXPIRED when nothing is left. Thread-safe. */
+TR_EXPORT int tr_ring_ticket_lifetime(tr_ring *ring, int64_t auth_time, uint32_t *seconds);
+
+/* Flags tr_ring_tls_key() passes to its callback. */
+#define TR_TLS_KEY_RENEW 1u /* an older key than the encrypt key: renew the ticket */
+
+/* Called by tr_ring_tls_key() while the key is pinned: `key_state` is what
+ * the ring's crypto backend prepared for this key (its type is private to
+ * that backend), valid only during the call. The return value is passed
+ * through. */
+typedef int (*tr_tls_key_fn)(void *key_state, const uint8_t name[TR_KEY_NAME_BYTES],
+                             uint32_t flags, void *arg);
+
+/* For a TLS library's own ticket format (OpenSSL's key callback): find the
+ * key that seals now (name NULL; counted as a seal, under the same schedule
+ * and exhausted policy as tr_ticket_seal()) or the key named `name` (a
+ * retired key counts as unknown), and call fn with the state `crypto`
+ * prepared for it. TR_E_BACKEND when the ring was not made with `crypto` or
+ * that backend prepares no TLS state; TR_E_NO_ENCRYPT_KEY or
+ * TR_E_TICKET_UNKNOWN_KEY (counted by the caller, see tr_ring_record) when
+ * there is no such key. Never allocates; no lock. Thread-safe. */
+TR_EXPORT int tr_ring_tls_key(tr_ring *ring, const tr_crypto *crypto,
+                              const uint8_t *name, tr_tls_key_fn fn, void *arg);
+
+/* Events a TLS integration counts with tr_ring_record(). */
+#define TR_EVENT_FULL_HANDSHAKE 1    /* a handshake completed without resumption */
+#define TR_EVENT_RESUMED_HANDSHAKE 2 /* a handshake completed by resuming a ticket */
+#define TR_EVENT_RESUMED_CROSS_NODE 3 /* ... of a ticket another node issued */
+#define TR_EVENT_TICKET_RENEWED 4    /* a new ticket issued on a resumed handshake */
+#define TR_EVENT_TICKET_ACCEPTED 5   /* a ticket passed every check (tr_stats.opened) */
+#define TR_EVENT_TICKET_ACCEPTED_OLD_KEY 6 /* also: it was opened with an older key */
+#define TR_EVENT_TICKET_UNBOUND 7    /* also: it carried no binding data */
+
+/* Count one TR_EVENT_*, or one refused ticket under its TR_E_TICKET_* code,
+ * in the ring's statistics. TR_E_INVAL for anything else. Thread-safe. */
+TR_EXPORT int tr_ring_record(tr_ring *ring, int32_t event);
+
 /* ---- Statistics ---------------------------------------------------------- */
 
 /* A snapshot of the ring's counters. Set `size` to sizeof(tr_stats) before
@@ -274,11 +344,27 @@ typedef struct tr_stats {
     uint64_t refused_context;
     uint64_t reloads;            /* successful loads and reloads */
     uint64_t reload_failures;    /* failed loads and reloads */
+    /* since 0.2.0 (TLS integrations, tr_ring_record()) */
+    uint64_t refused_unbound;
+    uint64_t opened_unbound;     /* accepted tickets without binding data */
+    uint64_t handshakes_full;
+    uint64_t handshakes_resumed;
+    uint64_t resumed_cross_node; /* resumed handshakes of another node's ticket */
+    uint64_t tickets_renewed;    /* new tickets issued on resumed handshakes */
 } tr_stats;
 
 /* Copy the counters into *out (out->size set by the caller; fields beyond it
  * are left untouched). Thread-safe; counters are read one by one. */
 TR_EXPORT int tr_ring_stats(tr_ring *ring, tr_stats *out);
+
+/* The ring's counters, key roles and key-set identity in the Prometheus text
+ * exposition format (version 0.0.4), every metric named ticketring_*; the
+ * fingerprint and the encrypt key's name (the key id every ticket carries in
+ * clear) are labels of ticketring_keyset_info, no secret is ever included.
+ * Writes at most `cap` bytes including a NUL; *len gets the text's length
+ * without it, also with TR_E_BUFFER_TOO_SMALL (then retry with *len + 1).
+ * Thread-safe. */
+TR_EXPORT int tr_ring_metrics(tr_ring *ring, char *buf, size_t cap, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -65,7 +65,7 @@ def map_exports(path):
         text = f.read()
     text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
     text = re.sub(r"#[^\n]*", " ", text)
-    nodes = set(re.findall(r"(\w+)\s*\{", text))
+    nodes = set(re.findall(r"([\w.]+)\s*\{", text))
     globs = set()
     wildcards = []
     # Each node: NAME { global: a; b; local: *; } [PARENT];

@@ -1,0 +1,64 @@
+/*
+ * What libticketring-openssl keeps per SSL_CTX (the attachment) and per
+ * connection (SSL ex_data, made by the ClientHello callback), shared by the
+ * callbacks in attach.c and ticket_key_cb.c.
+ */
+#ifndef TICKETRING_OPENSSL_CONN_H
+#define TICKETRING_OPENSSL_CONN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "appdata.h"
+#include "clienthello.h"
+#include "ticketring/ticketring.h"
+
+/* Shared by the SSL_CTX and each connection that started a handshake on
+ * it, so a detach or SSL_CTX_free never leaves a live connection pointing
+ * at freed memory. */
+struct tri_ossl_attachment {
+    atomic_int refs;
+    tr_ring *ring;
+    atomic_int unbound_policy;
+    uint8_t node_len;
+    char node[TRI_APPDATA_NODE_MAX + 1];
+};
+
+/* How the ticket key callback fared with the ticket of this ClientHello. */
+enum tri_ossl_key_result {
+    TRI_KEY_NOT_CALLED = 0, /* OpenSSL refused the ticket before (too short) */
+    TRI_KEY_UNKNOWN,        /* no such key, or retired */
+    TRI_KEY_FOUND,
+    TRI_KEY_FOUND_OLD, /* an older key than the encrypt key */
+};
+
+#define TRI_ALPN_INLINE 128
+
+struct tri_ossl_conn {
+    struct tri_ossl_attachment *att;
+    /* From the latest ClientHello (a HelloRetryRequest brings a second). */
+    uint8_t sni[TRI_SNI_MAX];
+    size_t sni_len;
+    uint8_t alpn_inline[TRI_ALPN_INLINE];
+    uint8_t *alpn;     /* alpn_inline or allocated */
+    size_t alpn_len;
+    enum tri_ossl_key_result key_result;
+    /* Outcome of the ticket, once decided: counted once per connection. */
+    int ticket_counted;
+    int accepted;
+    int64_t auth_time; /* of the accepted session, for its renewals */
+    char origin[TRI_APPDATA_NODE_MAX + 1];
+    int no_ticket; /* the session reached its max age: issue no ticket */
+    int handshake_counted;
+    void (*app_info_cb)(const SSL *, int, int); /* per-SSL callback we replaced */
+};
+
+/* The connection state of ssl, or NULL before the ClientHello callback. */
+struct tri_ossl_conn *tri_ossl_conn_get(const SSL *ssl);
+/* The attachment of the connection (or, failing that, of its SSL_CTX), or
+ * NULL. */
+struct tri_ossl_attachment *tri_ossl_attachment_for(SSL *ssl);
+
+#endif

@@ -1,0 +1,67 @@
+#include "ticket_key_cb.h"
+
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "conn.h"
+#include "ticketring/openssl.h"
+
+struct install_args {
+    int enc;
+    uint8_t *key_name;
+    const uint8_t *iv;
+    EVP_CIPHER_CTX *ctx;
+    tri_ossl_mac_ctx *hctx;
+    uint32_t flags;
+};
+
+/* Runs with the key pinned by tr_ring_tls_key(). */
+static int install(void *key_state, const uint8_t name[TR_KEY_NAME_BYTES], uint32_t flags,
+                   void *arg)
+{
+    struct install_args *a = arg;
+
+    a->flags = flags;
+    if (a->enc)
+        memcpy(a->key_name, name, TR_KEY_NAME_BYTES);
+    return tri_ossl_tls_key_install(key_state, a->enc, a->iv, a->ctx, a->hctx);
+}
+
+int tri_ossl_ticket_key_cb(SSL *s, unsigned char key_name[16],
+                           unsigned char iv[EVP_MAX_IV_LENGTH], EVP_CIPHER_CTX *ctx,
+                           tri_ossl_mac_ctx *hctx, int enc)
+{
+    struct tri_ossl_attachment *att = tri_ossl_attachment_for(s);
+    struct tri_ossl_conn *conn = tri_ossl_conn_get(s);
+    struct install_args a = {enc, key_name, iv, ctx, hctx, 0};
+    int rc;
+
+    if (att == NULL)
+        return 0;
+    ERR_set_mark();
+    if (enc) {
+        if (conn != NULL && conn->no_ticket) {
+            ERR_pop_to_mark();
+            return 0;
+        }
+        rc = RAND_bytes(iv, TRI_OSSL_IV_BYTES) == 1
+                 ? tr_ring_tls_key(att->ring, tr_crypto_openssl(), NULL, install, &a)
+                 : TR_E_CRYPTO;
+        ERR_pop_to_mark();
+        return rc == 0 ? 1 : 0;
+    }
+    rc = tr_ring_tls_key(att->ring, tr_crypto_openssl(), key_name, install, &a);
+    ERR_pop_to_mark();
+    if (rc != 0) {
+        if (conn != NULL)
+            conn->key_result = TRI_KEY_UNKNOWN;
+        return 0;
+    }
+    if (conn != NULL)
+        conn->key_result = (a.flags & TR_TLS_KEY_RENEW) ? TRI_KEY_FOUND_OLD : TRI_KEY_FOUND;
+    /* OpenSSL clients use a TLS 1.3 ticket once: without a new one at
+     * every resumption they run out and fall back to full handshakes. */
+    return (a.flags & TR_TLS_KEY_RENEW) || SSL_version(s) == TLS1_3_VERSION ? 2 : 1;
+}

@@ -1,0 +1,167 @@
+/*
+ * Prometheus text exposition (format 0.0.4) of a ring. Counters end in
+ * _total, timestamps in _timestamp_seconds; refusals are one metric with a
+ * reason label so a dashboard sums or splits them without knowing every
+ * reason. Key names are public (every ticket carries its key's name in
+ * clear); nothing derived from a secret beyond the fingerprint appears.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ring.h"
+
+struct out {
+    char *buf;
+    size_t cap;
+    size_t len; /* what the whole text needs, even past cap */
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    size_t room = o->len < o->cap ? o->cap - o->len : 0;
+
+    va_start(ap, fmt);
+    n = vsnprintf(room != 0 ? o->buf + o->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->len += (size_t)n;
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+    put(o, "# HELP ticketring_%s %s\n# TYPE ticketring_%s %s\n", name, help, name, type);
+}
+
+static void counter(struct out *o, const char *name, const char *help, uint64_t v)
+{
+    head(o, name, "counter", help);
+    put(o, "ticketring_%s %" PRIu64 "\n", name, v);
+}
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Key roles, the set's identity and its schedule, from one pinned set so
+ * the lines agree with each other. */
+static void keyset_metrics(tr_ring *r, struct out *o)
+{
+    static const char *const roles[] = {"pending", "encrypt", "decrypt", "retired"};
+    uint32_t count[4] = {0, 0, 0, 0};
+    char fp[TR_FINGERPRINT_HEX + 1];
+    char enc_name[2 * TR_KEY_NAME_BYTES + 1] = "";
+    int64_t now = tri_floor_s(tri_ring_now_ms(r));
+    int64_t enc_activation = 0, newest = 0;
+    uint32_t life = (uint32_t)atomic_load(&r->lifetime);
+    uint32_t skew = (uint32_t)atomic_load(&r->skew);
+    struct tri_keyset *ks;
+    unsigned tok;
+    int enc;
+
+    ks = tri_ring_enter(r, &tok);
+    for (uint32_t i = 0; i < ks->n; i++)
+        count[tri_keyset_role(ks, i, now, life, skew)]++;
+    enc = tri_keyset_encrypt_index(ks, now);
+    if (enc >= 0) {
+        hex(enc_name, ks->keys[enc].name, TR_KEY_NAME_BYTES);
+        enc_activation = ks->keys[enc].activation;
+    }
+    if (ks->n > 0)
+        newest = ks->keys[ks->n - 1].activation;
+    memcpy(fp, ks->fingerprint, sizeof(fp));
+    tri_ring_leave(r, tok);
+
+    head(o, "keyset_info", "gauge",
+         "The key set held: its fingerprint (equal on nodes holding the same keys) "
+         "and the name of the key sealing now.");
+    put(o, "ticketring_keyset_info{fingerprint=\"%s\",encrypt_key=\"%s\"} 1\n", fp, enc_name);
+    head(o, "keys", "gauge", "Keys held, by role now.");
+    for (int i = 0; i < 4; i++)
+        put(o, "ticketring_keys{role=\"%s\"} %" PRIu32 "\n", roles[i], count[i]);
+    if (enc >= 0) {
+        head(o, "encrypt_key_activation_timestamp_seconds", "gauge",
+             "When the key sealing now became the encrypt key.");
+        put(o, "ticketring_encrypt_key_activation_timestamp_seconds %" PRId64 "\n",
+            enc_activation);
+    }
+    if (ks->n > 0) {
+        head(o, "newest_key_activation_timestamp_seconds", "gauge",
+             "Activation of the newest key held: the schedule runs out a rotation "
+             "period after it.");
+        put(o, "ticketring_newest_key_activation_timestamp_seconds %" PRId64 "\n", newest);
+    }
+}
+
+int tr_ring_metrics(tr_ring *r, char *buf, size_t cap, size_t *len)
+{
+    static const struct {
+        const char *reason;
+        size_t offset;
+    } refusals[] = {
+        {"malformed", offsetof(tr_stats, refused_malformed)},
+        {"unknown_key", offsetof(tr_stats, refused_unknown_key)},
+        {"auth", offsetof(tr_stats, refused_auth)},
+        {"expired", offsetof(tr_stats, refused_expired)},
+        {"future", offsetof(tr_stats, refused_future)},
+        {"sni", offsetof(tr_stats, refused_sni)},
+        {"alpn", offsetof(tr_stats, refused_alpn)},
+        {"context", offsetof(tr_stats, refused_context)},
+        {"unbound", offsetof(tr_stats, refused_unbound)},
+    };
+    struct out o = {buf, cap, 0};
+    tr_stats s;
+
+    if (r == NULL || len == NULL || (buf == NULL && cap != 0))
+        return TR_E_INVAL;
+    s.size = sizeof(s);
+    tr_ring_stats(r, &s);
+
+    head(&o, "handshakes_total", "counter", "TLS handshakes completed, by type.");
+    put(&o, "ticketring_handshakes_total{type=\"full\"} %" PRIu64 "\n", s.handshakes_full);
+    put(&o, "ticketring_handshakes_total{type=\"resumed\"} %" PRIu64 "\n", s.handshakes_resumed);
+    counter(&o, "resumed_cross_node_total",
+            "Resumed handshakes of a ticket another node issued.", s.resumed_cross_node);
+    counter(&o, "tickets_issued_total", "Tickets sealed.", s.sealed);
+    counter(&o, "tickets_not_issued_total",
+            "Tickets not sealed because no key may encrypt now.", s.seal_no_key);
+    counter(&o, "seals_overdue_total",
+            "Seals attempted while the key schedule had run out.", s.seal_overdue);
+    counter(&o, "tickets_renewed_total", "New tickets issued on resumed handshakes.",
+            s.tickets_renewed);
+    counter(&o, "tickets_accepted_total", "Tickets that passed every check.", s.opened);
+    counter(&o, "tickets_accepted_old_key_total",
+            "Accepted tickets sealed with a key that no longer encrypts.", s.opened_renew);
+    counter(&o, "tickets_accepted_unbound_total",
+            "Accepted tickets without binding data (another server's).", s.opened_unbound);
+    head(&o, "tickets_refused_total", "counter",
+         "Tickets refused (a full handshake instead), by reason.");
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&s + refusals[i].offset, sizeof(v));
+        put(&o, "ticketring_tickets_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+            refusals[i].reason, v);
+    }
+    head(&o, "key_reloads_total", "counter", "Key file loads and reloads, by result.");
+    put(&o, "ticketring_key_reloads_total{result=\"ok\"} %" PRIu64 "\n", s.reloads);
+    put(&o, "ticketring_key_reloads_total{result=\"failed\"} %" PRIu64 "\n", s.reload_failures);
+    keyset_metrics(r, &o);
+
+    *len = o.len;
+    if (o.len >= cap) {
+        if (cap != 0)
+            buf[0] = '\0';
+        return TR_E_BUFFER_TOO_SMALL;
+    }
+    return 0;
+}

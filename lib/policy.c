@@ -1,0 +1,135 @@
+/*
+ * The ring's time and binding policy as plain checks, shared by the
+ * generic ticket format (ticket.c) and TLS integrations that keep their
+ * own format (OpenSSL's): one definition of "expired", "from the future"
+ * and "bound elsewhere" for every path.
+ */
+#include <string.h>
+
+#include "ring.h"
+
+int tri_check_times(tr_ring *r, int64_t issue_ms, int64_t auth_time, int64_t now_ms)
+{
+    int64_t skew_ms = (int64_t)atomic_load(&r->skew) * 1000;
+    int64_t skew = skew_ms / 1000;
+    int64_t now = tri_floor_s(now_ms);
+
+    if (issue_ms > now_ms + skew_ms || (auth_time != 0 && auth_time > now + skew))
+        return TR_E_TICKET_FUTURE;
+    if (now_ms - issue_ms > (int64_t)atomic_load(&r->lifetime) * 1000 + skew_ms ||
+        (auth_time != 0 && now - auth_time > (int64_t)atomic_load(&r->max_age) + skew))
+        return TR_E_TICKET_EXPIRED;
+    return 0;
+}
+
+int tri_lifetime_left(tr_ring *r, int64_t now, int64_t auth_time, uint32_t *seconds)
+{
+    uint32_t life = (uint32_t)atomic_load(&r->lifetime);
+    int64_t remaining = (int64_t)atomic_load(&r->max_age) - (now - auth_time);
+
+    /* Advertise no more than the session has left before its max age. */
+    if (remaining <= 0)
+        return TR_E_TICKET_EXPIRED;
+    if (remaining < (int64_t)life)
+        life = (uint32_t)remaining;
+    *seconds = life;
+    return 0;
+}
+
+/* The schedule has run out when the encrypt key is the newest and has been
+ * encrypting for longer than the rotation period. */
+int tri_seal_overdue(tr_ring *r, struct tri_keyset *ks, int enc, int64_t now)
+{
+    uint32_t period = (uint32_t)atomic_load(&r->rotation_period);
+    if (period == 0 || (uint32_t)enc + 1 != ks->n ||
+        now - ks->keys[enc].activation <= (int64_t)period)
+        return 0;
+    tri_count(&r->counters.seal_overdue);
+    if (atomic_exchange(&ks->overdue_logged, 1) == 0)
+        tri_log(r, TR_LOG_WARN,
+                "key schedule ran out: the newest key has encrypted for more than "
+                "%u s and no newer key is held (fingerprint %s); %s",
+                period, ks->fingerprint,
+                atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP
+                    ? "issuing no tickets"
+                    : "still sealing with it");
+    return atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP;
+}
+
+int tr_ring_now_ms(tr_ring *r, int64_t *now_ms)
+{
+    if (r == NULL || now_ms == NULL)
+        return TR_E_INVAL;
+    *now_ms = tri_ring_now_ms(r);
+    return 0;
+}
+
+int tr_ring_check_times(tr_ring *r, int64_t issue_ms, int64_t auth_time, int64_t *age_ms)
+{
+    int64_t now_ms;
+
+    if (r == NULL || auth_time < 0)
+        return TR_E_INVAL;
+    now_ms = tri_ring_now_ms(r);
+    if (age_ms != NULL)
+        *age_ms = now_ms > issue_ms ? now_ms - issue_ms : 0;
+    return tri_check_times(r, issue_ms, auth_time, now_ms);
+}
+
+int tr_ring_ticket_lifetime(tr_ring *r, int64_t auth_time, uint32_t *seconds)
+{
+    int64_t now;
+
+    if (r == NULL || seconds == NULL || auth_time < 0)
+        return TR_E_INVAL;
+    now = tri_floor_s(tri_ring_now_ms(r));
+    return tri_lifetime_left(r, now, auth_time == 0 ? now : auth_time, seconds);
+}
+
+/* Host names compare without regard to ASCII case (RFC 6066 3, RFC 4343). */
+static int same_host(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    if (a_len != b_len)
+        return 0;
+    for (size_t i = 0; i < a_len; i++) {
+        uint8_t x = (a[i] >= 'A' && a[i] <= 'Z') ? (uint8_t)(a[i] + 32) : a[i];
+        uint8_t y = (b[i] >= 'A' && b[i] <= 'Z') ? (uint8_t)(b[i] + 32) : b[i];
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether `proto` is one of the length-prefixed names in `offer`; a
+ * malformed offer (an empty name, a name past the end) offers nothing. */
+static int offered(const uint8_t *proto, size_t proto_len, const uint8_t *offer, size_t len)
+{
+    int found = 0;
+
+    for (size_t i = 0; i < len;) {
+        size_t n = offer[i];
+        if (n == 0 || n > len - i - 1)
+            return 0;
+        if (n == proto_len && memcmp(offer + i + 1, proto, n) == 0)
+            found = 1;
+        i += 1 + n;
+    }
+    return found;
+}
+
+int tr_ring_check_binding(tr_ring *r, const uint8_t *ticket_sni, size_t ticket_sni_len,
+                          const uint8_t *sni, size_t sni_len, const uint8_t *ticket_alpn,
+                          size_t ticket_alpn_len, const uint8_t *alpn_offer,
+                          size_t alpn_offer_len)
+{
+    if (r == NULL || (ticket_sni == NULL && ticket_sni_len != 0) ||
+        (sni == NULL && sni_len != 0) || (ticket_alpn == NULL && ticket_alpn_len != 0) ||
+        (alpn_offer == NULL && alpn_offer_len != 0))
+        return TR_E_INVAL;
+    if (atomic_load(&r->bind_sni) && !same_host(ticket_sni, ticket_sni_len, sni, sni_len))
+        return TR_E_TICKET_SNI;
+    if (atomic_load(&r->bind_alpn) && ticket_alpn_len != 0 &&
+        !offered(ticket_alpn, ticket_alpn_len, alpn_offer, alpn_offer_len))
+        return TR_E_TICKET_ALPN;
+    return 0;
+}

@@ -1,0 +1,113 @@
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T0 INT64_C(1700000000)
+
+static char *render(tr_ring *r)
+{
+    size_t len = 0, len2 = 0;
+    char *buf;
+
+    assert_int_equal(tr_ring_metrics(r, NULL, 0, &len), TR_E_BUFFER_TOO_SMALL);
+    buf = malloc(len + 1);
+    assert_non_null(buf);
+    /* One byte short (no room for the NUL) is still too small. */
+    assert_int_equal(tr_ring_metrics(r, buf, len, &len2), TR_E_BUFFER_TOO_SMALL);
+    assert_int_equal(len2, len);
+    assert_int_equal(buf[0], '\0');
+    assert_int_equal(tr_ring_metrics(r, buf, len + 1, &len2), 0);
+    assert_int_equal(len2, len);
+    assert_int_equal(strlen(buf), len);
+    return buf;
+}
+
+static void assert_line(const char *text, const char *line)
+{
+    char want[256];
+    snprintf(want, sizeof(want), "\n%s\n", line);
+    if (strstr(text, want) == NULL)
+        fail_msg("missing line: %s\n--- in:\n%s", line, text);
+}
+
+static void test_exposition(void **st)
+{
+    int64_t c = T0 * 1000;
+    tr_ring *r = tu_ring(&c);
+    uint8_t k1[TR_KEY_BYTES], k2[TR_KEY_BYTES];
+    char fp[TR_FINGERPRINT_HEX + 1], line[256], *text;
+    (void)st;
+    tu_key(k1, 1);
+    tu_key(k2, 2);
+    assert_int_equal(tr_ring_add_key(r, k1, T0 - 10), 0);
+    assert_int_equal(tr_ring_add_key(r, k2, T0 + 3600), 0);
+    assert_int_equal(tr_ring_record(r, TR_EVENT_FULL_HANDSHAKE), 0);
+    assert_int_equal(tr_ring_record(r, TR_EVENT_RESUMED_HANDSHAKE), 0);
+    assert_int_equal(tr_ring_record(r, TR_EVENT_RESUMED_HANDSHAKE), 0);
+    assert_int_equal(tr_ring_record(r, TR_E_TICKET_SNI), 0);
+    assert_int_equal(tr_ring_fingerprint(r, fp, sizeof(fp)), 0);
+
+    text = render(r);
+    assert_line(text, "ticketring_handshakes_total{type=\"full\"} 1");
+    assert_line(text, "ticketring_handshakes_total{type=\"resumed\"} 2");
+    assert_line(text, "ticketring_tickets_refused_total{reason=\"sni\"} 1");
+    assert_line(text, "ticketring_tickets_refused_total{reason=\"unbound\"} 0");
+    assert_line(text, "# TYPE ticketring_tickets_refused_total counter");
+    assert_line(text, "ticketring_keys{role=\"encrypt\"} 1");
+    assert_line(text, "ticketring_keys{role=\"pending\"} 1");
+    assert_line(text, "ticketring_encrypt_key_activation_timestamp_seconds 1699999990");
+    assert_line(text, "ticketring_newest_key_activation_timestamp_seconds 1700003600");
+    /* The key's name (public: in every ticket) as lowercase hex. */
+    snprintf(line, sizeof(line), "ticketring_keyset_info{fingerprint=\"%s\",encrypt_key=\"", fp);
+    for (int i = 0; i < TR_KEY_NAME_BYTES; i++)
+        snprintf(line + strlen(line), 3, "%02x", k1[i]);
+    strcat(line, "\"} 1");
+    assert_line(text, line);
+    /* No secret byte sequence, in hex, anywhere. */
+    for (int i = TR_KEY_NAME_BYTES; i + 4 <= TR_KEY_BYTES; i += 4) {
+        char hex[9];
+        snprintf(hex, sizeof(hex), "%02x%02x%02x%02x", k1[i], k1[i + 1], k1[i + 2], k1[i + 3]);
+        assert_null(strstr(text, hex));
+    }
+    /* Every line is a comment or `name{labels} value` of ours. */
+    for (char *p = text; *p != '\0'; p = strchr(p, '\n') + 1)
+        assert_true(strncmp(p, "# ", 2) == 0 || strncmp(p, "ticketring_", 11) == 0);
+    assert_int_equal(text[strlen(text) - 1], '\n');
+    free(text);
+
+    /* The schedule moves on: the pending key encrypts. */
+    c = (T0 + 3600) * 1000;
+    text = render(r);
+    assert_line(text, "ticketring_keys{role=\"decrypt\"} 1");
+    assert_line(text, "ticketring_keys{role=\"pending\"} 0");
+    free(text);
+    tr_ring_free(r);
+}
+
+static void test_empty_ring(void **st)
+{
+    int64_t c = T0 * 1000;
+    tr_ring *r = tu_ring(&c);
+    size_t len;
+    char *text;
+    (void)st;
+    text = render(r);
+    assert_non_null(strstr(text, "encrypt_key=\"\"} 1\n"));
+    assert_null(strstr(text, "encrypt_key_activation"));
+    free(text);
+    assert_int_equal(tr_ring_metrics(NULL, NULL, 0, &len), TR_E_INVAL);
+    assert_int_equal(tr_ring_metrics(r, NULL, 5, &len), TR_E_INVAL);
+    assert_int_equal(tr_ring_metrics(r, NULL, 0, NULL), TR_E_INVAL);
+    tr_ring_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exposition),
+        cmocka_unit_test(test_empty_ring),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
