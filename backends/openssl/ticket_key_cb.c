@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/rand.h>
 
 #include "conn.h"
+#include "ticket_iv.h"
 #include "ticketring/openssl.h"
 
 struct install_args {
@@ -46,9 +46,9 @@ int tri_ossl_ticket_key_cb(SSL *s, unsigned char key_name[16],
             ERR_pop_to_mark();
             return 0;
         }
-        rc = RAND_bytes(iv, TRI_OSSL_IV_BYTES) == 1
-                 ? tr_ring_tls_key(att->ring, tr_crypto_openssl(), NULL, install, &a)
-                 : TR_E_CRYPTO;
+        rc = tri_ossl_ticket_iv(iv);
+        if (rc == 0)
+            rc = tr_ring_tls_key(att->ring, tr_crypto_openssl(), NULL, install, &a);
         ERR_pop_to_mark();
         return rc == 0 ? 1 : 0;
     }
