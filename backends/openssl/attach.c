@@ -110,13 +110,23 @@ static void info_cb(const SSL *s, int where, int ret)
         return;
     if ((where & SSL_CB_HANDSHAKE_DONE) && !conn->handshake_counted) {
         tr_ring *ring = conn->att->ring;
+        int reused = SSL_session_reused((SSL *)s);
         conn->handshake_counted = 1;
-        if (SSL_session_reused((SSL *)s)) {
-            tr_ring_record(ring, TR_EVENT_RESUMED_HANDSHAKE);
-            if (conn->accepted && strcmp(conn->origin, conn->att->node) != 0)
+        tr_ring_record(ring, reused ? TR_EVENT_RESUMED_HANDSHAKE : TR_EVENT_FULL_HANDSHAKE);
+        /* A ticket is counted as accepted only once OpenSSL resumed it:
+         * after our decision it still compares the session id context,
+         * and a node configured with another one silently does a full
+         * handshake. That misconfiguration must show in the counters. */
+        if (conn->accepted && !reused) {
+            count_ticket(conn, TR_E_TICKET_CONTEXT);
+        } else if (conn->accepted) {
+            count_ticket(conn, TR_EVENT_TICKET_ACCEPTED);
+            if (conn->accepted_old_key)
+                tr_ring_record(ring, TR_EVENT_TICKET_ACCEPTED_OLD_KEY);
+            if (conn->accepted_unbound)
+                tr_ring_record(ring, TR_EVENT_TICKET_UNBOUND);
+            if (strcmp(conn->origin, conn->att->node) != 0)
                 tr_ring_record(ring, TR_EVENT_RESUMED_CROSS_NODE);
-        } else {
-            tr_ring_record(ring, TR_EVENT_FULL_HANDSHAKE);
         }
     }
     /* The callback we stood in for: the connection's own, else the
@@ -261,16 +271,12 @@ static SSL_TICKET_RETURN decrypt_cb(SSL *s, SSL_SESSION *ss, const unsigned char
         count_ticket(conn, rc);
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
+    /* Counted when the handshake completes (info_cb). */
     conn->accepted = 1;
+    conn->accepted_old_key = conn->key_result == TRI_KEY_FOUND_OLD;
+    conn->accepted_unbound = unbound;
     conn->auth_time = unbound ? (int64_t)SSL_SESSION_get_time(ss) : ad.auth_time;
     memcpy(conn->origin, ad.node, sizeof(conn->origin));
-    if (!conn->ticket_counted) {
-        count_ticket(conn, TR_EVENT_TICKET_ACCEPTED);
-        if (conn->key_result == TRI_KEY_FOUND_OLD)
-            tr_ring_record(att->ring, TR_EVENT_TICKET_ACCEPTED_OLD_KEY);
-        if (unbound)
-            tr_ring_record(att->ring, TR_EVENT_TICKET_UNBOUND);
-    }
     return status == SSL_TICKET_SUCCESS_RENEW || SSL_version(s) == TLS1_3_VERSION
                ? SSL_TICKET_RETURN_USE_RENEW
                : SSL_TICKET_RETURN_USE;
@@ -294,8 +300,6 @@ static int generate_cb(SSL *s, void *arg)
     if (att == NULL || conn == NULL || sess == NULL)
         return 1;
     conn->no_ticket = 1;
-    if (SSL_session_reused(s))
-        tr_ring_record(att->ring, TR_EVENT_TICKET_RENEWED);
     /* A renewal keeps the original authentication time: TLS 1.3 resets
      * the session's own time on every renewal, so max age rests on it. */
     ad.auth_time = SSL_session_reused(s) && conn->accepted ? conn->auth_time : 0;

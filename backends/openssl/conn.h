@@ -47,7 +47,9 @@ struct tri_ossl_conn {
     enum tri_ossl_key_result key_result;
     /* Outcome of the ticket, once decided: counted once per connection. */
     int ticket_counted;
-    int accepted;
+    int accepted;          /* the policy accepted the ticket ... */
+    int accepted_old_key;  /* ... opened with an older key */
+    int accepted_unbound;  /* ... without binding data */
     int64_t auth_time; /* of the accepted session, for its renewals */
     char origin[TRI_APPDATA_NODE_MAX + 1];
     int no_ticket; /* the session reached its max age: issue no ticket */

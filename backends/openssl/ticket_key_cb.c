@@ -50,7 +50,11 @@ int tri_ossl_ticket_key_cb(SSL *s, unsigned char key_name[16],
         if (rc == 0)
             rc = tr_ring_tls_key(att->ring, tr_crypto_openssl(), NULL, install, &a);
         ERR_pop_to_mark();
-        return rc == 0 ? 1 : 0;
+        if (rc != 0)
+            return 0;
+        if (SSL_session_reused(s))
+            tr_ring_record(att->ring, TR_EVENT_TICKET_RENEWED);
+        return 1;
     }
     rc = tr_ring_tls_key(att->ring, tr_crypto_openssl(), key_name, install, &a);
     ERR_pop_to_mark();

@@ -51,7 +51,11 @@ TR_EXPORT int tr_openssl_detach(SSL_CTX *ctx);
  * libticketring binding data (issued by a plain nginx or HAProxy node that
  * holds the same key). */
 #define TR_UNBOUND_ACCEPT 0 /* resume it, checking what OpenSSL's session holds:
-                               SNI, ALPN and age from the session's time (default) */
+                               age from the session's time, ALPN, and the SNI -
+                               which OpenSSL stores only when the issuing server
+                               has a servername callback, so with SNI binding on
+                               tickets of a server without one are refused (sni)
+                               (default) */
 #define TR_UNBOUND_REFUSE 1 /* full handshake, counted as TR_E_TICKET_UNBOUND */
 /* Set ctx's unbound-ticket policy (ctx must be attached). Thread-safe. */
 TR_EXPORT int tr_openssl_set_unbound_policy(SSL_CTX *ctx, int32_t policy);
