@@ -63,6 +63,7 @@ static void keyset_metrics(tr_ring *r, struct out *o)
     char enc_name[2 * TR_KEY_NAME_BYTES + 1] = "";
     int64_t now = tri_floor_s(tri_ring_now_ms(r));
     int64_t enc_activation = 0, newest = 0;
+    uint32_t n;
     uint32_t life = (uint32_t)atomic_load(&r->lifetime);
     uint32_t skew = (uint32_t)atomic_load(&r->skew);
     struct tri_keyset *ks;
@@ -77,10 +78,11 @@ static void keyset_metrics(tr_ring *r, struct out *o)
         hex(enc_name, ks->keys[enc].name, TR_KEY_NAME_BYTES);
         enc_activation = ks->keys[enc].activation;
     }
-    if (ks->n > 0)
-        newest = ks->keys[ks->n - 1].activation;
+    n = ks->n;
+    if (n > 0)
+        newest = ks->keys[n - 1].activation;
     memcpy(fp, ks->fingerprint, sizeof(fp));
-    tri_ring_leave(r, tok);
+    tri_ring_leave(r, tok); /* ks may be freed from here on */
 
     head(o, "keyset_info", "gauge",
          "The key set held: its fingerprint (equal on nodes holding the same keys) "
@@ -95,7 +97,7 @@ static void keyset_metrics(tr_ring *r, struct out *o)
         put(o, "ticketring_encrypt_key_activation_timestamp_seconds %" PRId64 "\n",
             enc_activation);
     }
-    if (ks->n > 0) {
+    if (n > 0) {
         head(o, "newest_key_activation_timestamp_seconds", "gauge",
              "Activation of the newest key held: the schedule runs out a rotation "
              "period after it.");

@@ -616,6 +616,79 @@ static void test_snapshot_waits_for_stalled_reader(void **st)
     }
 }
 
+/* Everything that reads the key set (metrics, fingerprint, key info, TLS
+ * key state) races reloads that free the set it read: ASan and TSan must
+ * see no access after the set is gone. */
+struct observer {
+    tr_ring *ring;
+    atomic_int *stop;
+    uint64_t rounds;
+    int error;
+};
+
+static int observe_key(void *key_state, const uint8_t name[TR_KEY_NAME_BYTES], uint32_t flags,
+                       void *arg)
+{
+    return key_state != NULL ? 0 : TR_E_CRYPTO;
+}
+
+static void *observer_main(void *arg)
+{
+    struct observer *o = arg;
+    char text[4096], fp[TR_FINGERPRINT_HEX + 1];
+    uint8_t name[TR_KEY_NAME_BYTES];
+    size_t len;
+    int rc;
+
+    while (!atomic_load(o->stop) && o->error == 0) {
+        rc = tr_ring_metrics(o->ring, text, sizeof(text), &len);
+        if (rc == 0)
+            rc = tr_ring_fingerprint(o->ring, fp, sizeof(fp));
+        if (rc == 0)
+            rc = tr_ring_key_info(o->ring, 0, name, NULL, NULL);
+        if (rc == 0 && tu_backend() == tu_backend_named("openssl")) {
+            rc = tr_ring_tls_key(o->ring, tu_backend(), NULL, observe_key, NULL);
+            if (rc == 0)
+                rc = tr_ring_tls_key(o->ring, tu_backend(), name, observe_key, NULL);
+        }
+        o->error = rc;
+        o->rounds++;
+    }
+    return NULL;
+}
+
+static void test_readers_of_the_key_set_while_reloading(void **st)
+{
+    static const int seeds_a[] = {KEY_S, KEY_X}, seeds_b[] = {KEY_S, KEY_Y};
+    static const int64_t acts[] = {T0 - 100, T0 + 100000};
+    int64_t clock_ms = (int64_t)T0 * 1000;
+    char *a = key_file(seeds_a, acts, 2), *b = key_file(seeds_b, acts, 2);
+    tr_ring *r = tu_ring(&clock_ms);
+    struct observer o[2];
+    pthread_t th[2];
+    atomic_int stop = 0;
+    uint32_t line;
+    (void)st;
+    assert_int_equal(tr_ring_load(r, a, &line), 0);
+    for (int i = 0; i < 2; i++) {
+        o[i] = (struct observer){r, &stop, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, observer_main, &o[i]), 0);
+    }
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(tr_ring_load(r, (i & 1) ? b : a, &line), 0);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(o[i].error, 0);
+        assert_true(o[i].rounds > 0);
+    }
+    tr_ring_free(r);
+    unlink(a);
+    unlink(b);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_readers_do_not_wait_for_grace_period),
         cmocka_unit_test(test_snapshot_never_frees_held_object),
         cmocka_unit_test(test_snapshot_waits_for_stalled_reader),
+        cmocka_unit_test(test_readers_of_the_key_set_while_reloading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
