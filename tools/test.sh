@@ -25,8 +25,10 @@ JOBS=2
 export DEBIAN_FRONTEND=noninteractive
 
 # ---- 0. packages --------------------------------------------------------
+# openssl (the command) and python3 drive the example server in the
+# integration tests (s_client, Python's ssl module).
 packages=(meson ninja-build pkg-config gcc libc6-dev libssl-dev
-          libmbedtls-dev libcmocka-dev abigail-tools)
+          libmbedtls-dev libcmocka-dev abigail-tools openssl python3)
 missing=()
 for p in "${packages[@]}"; do
     # dpkg -s also succeeds for a removed package whose config files remain.

@@ -1,0 +1,224 @@
+#define _GNU_SOURCE
+
+#include "conn.h"
+
+#include "log.h"
+#include "pages.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+/* Answer at most this many pipelined requests per conn_drive() call, so
+ * one busy client cannot starve the others on its thread. */
+#define REQUESTS_PER_TURN 16
+
+enum step {
+    STEP_AGAIN, /* the state changed: run the next state now */
+    STEP_WAIT,  /* wait for *events */
+    STEP_DONE,  /* the connection is over */
+};
+
+struct conn *conn_new(SSL_CTX *ctx, int fd)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        log_line("out of memory for a connection");
+        return NULL;
+    }
+    c->fd = fd;
+    c->ssl = SSL_new(ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+        log_openssl("cannot set up a TLS connection");
+        SSL_free(c->ssl);
+        free(c);
+        return NULL;
+    }
+    SSL_set_accept_state(c->ssl);
+    c->state = CONN_HANDSHAKE;
+    return c;
+}
+
+void conn_free(struct conn *c)
+{
+    if (c == NULL)
+        return;
+    SSL_free(c->ssl);
+    close(c->fd);
+    free(c->out);
+    free(c);
+}
+
+/* What a failed SSL_* call with result r means for the connection. The
+ * thread's error queue is cleared before every call, so SSL_get_error()
+ * sees only this connection's errors. */
+static enum step ssl_wait(struct conn *c, int r, uint32_t *events)
+{
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        *events = EPOLLIN;
+        return STEP_WAIT;
+    case SSL_ERROR_WANT_WRITE:
+        *events = EPOLLOUT;
+        return STEP_WAIT;
+    case SSL_ERROR_ZERO_RETURN: /* the client sent close_notify: answer it */
+        c->state = CONN_SHUTDOWN;
+        return STEP_AGAIN;
+    default: /* reset, protocol error, unexpected EOF: no close_notify */
+        ERR_clear_error();
+        return STEP_DONE;
+    }
+}
+
+static enum step do_handshake(struct conn *c, struct server *srv, uint32_t *events)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r != 1)
+        return ssl_wait(c, r, events);
+    stat_add(SSL_session_reused(c->ssl) == 1 ? &srv->stats.handshakes_resumed
+                                             : &srv->stats.handshakes_full, 1);
+    c->state = CONN_READ;
+    return STEP_AGAIN;
+}
+
+/* Turn the head at the start of c->in (parse result n) into a response. */
+static enum step respond(struct conn *c, struct server *srv, long n,
+                         const struct http_request *req)
+{
+    int rc;
+    if (n < 0) {
+        rc = pages_error((int)-n, &c->out, &c->out_len);
+        c->close_after = 1;
+        c->in_len = 0;
+    } else {
+        rc = pages_respond(srv, c->ssl, req, req->keep_alive, &c->out, &c->out_len);
+        c->close_after = !req->keep_alive;
+        /* Keep what the client pipelined after this head. */
+        memmove(c->in, c->in + n, c->in_len - (size_t)n);
+        c->in_len -= (size_t)n;
+    }
+    stat_add(&srv->stats.requests, 1);
+    if (rc != 0) {
+        log_line("out of memory for a response");
+        c->state = CONN_SHUTDOWN;
+        return STEP_AGAIN;
+    }
+    c->out_off = 0;
+    c->state = CONN_WRITE;
+    return STEP_AGAIN;
+}
+
+static enum step do_read(struct conn *c, struct server *srv, int *answered, uint32_t *events)
+{
+    for (;;) {
+        if (c->in_len > 0) {
+            struct http_request req;
+            long n = http_parse_request(c->in, c->in_len, &req);
+            if (n != 0) {
+                if (++*answered > REQUESTS_PER_TURN) {
+                    /* Come back on the next turn: the socket is writable. */
+                    *events = EPOLLOUT;
+                    return STEP_WAIT;
+                }
+                return respond(c, srv, n, &req);
+            }
+        }
+        ERR_clear_error();
+        int r = SSL_read(c->ssl, c->in + c->in_len, (int)(sizeof c->in - c->in_len));
+        if (r <= 0)
+            return ssl_wait(c, r, events);
+        c->in_len += (size_t)r;
+    }
+}
+
+static enum step do_write(struct conn *c, uint32_t *events)
+{
+    while (c->out_off < c->out_len) {
+        ERR_clear_error();
+        int r = SSL_write(c->ssl, c->out + c->out_off, (int)(c->out_len - c->out_off));
+        if (r <= 0)
+            return ssl_wait(c, r, events);
+        c->out_off += (size_t)r;
+    }
+    free(c->out);
+    c->out = NULL;
+    c->state = c->close_after ? CONN_SHUTDOWN : CONN_READ;
+    return STEP_AGAIN;
+}
+
+static enum step do_shutdown(struct conn *c, uint32_t *events)
+{
+    ERR_clear_error();
+    int r = SSL_shutdown(c->ssl);
+    if (r < 0) {
+        if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE) {
+            *events = EPOLLOUT;
+            return STEP_WAIT;
+        }
+        ERR_clear_error();
+        return STEP_DONE;
+    }
+    /* close_notify is out. Closing with unread input would make the kernel
+     * send a reset that can destroy the response before the client reads
+     * it, so half-close and drain until the client closes (bounded by the
+     * idle timeout). */
+    if (shutdown(c->fd, SHUT_WR) != 0)
+        return STEP_DONE;
+    c->state = CONN_LINGER;
+    return STEP_AGAIN;
+}
+
+static enum step do_linger(struct conn *c, uint32_t *events)
+{
+    char scratch[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(c->fd, scratch, sizeof scratch, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            *events = EPOLLIN;
+            return STEP_WAIT;
+        }
+        return STEP_DONE; /* EOF or error */
+    }
+    *events = EPOLLIN; /* more to drain: on the next turn */
+    return STEP_WAIT;
+}
+
+uint32_t conn_drive(struct conn *c, struct server *srv)
+{
+    int answered = 0;
+    for (;;) {
+        uint32_t events = 0;
+        enum step s;
+        switch (c->state) {
+        case CONN_HANDSHAKE: s = do_handshake(c, srv, &events); break;
+        case CONN_READ: s = do_read(c, srv, &answered, &events); break;
+        case CONN_WRITE: s = do_write(c, &events); break;
+        case CONN_SHUTDOWN: s = do_shutdown(c, &events); break;
+        case CONN_LINGER: s = do_linger(c, &events); break;
+        default: s = STEP_DONE; break;
+        }
+        if (s == STEP_WAIT)
+            return events;
+        if (s == STEP_DONE)
+            return 0;
+    }
+}
+
+void conn_say_goodbye(struct conn *c)
+{
+    if (c->state == CONN_READ || c->state == CONN_WRITE) {
+        ERR_clear_error();
+        (void)SSL_shutdown(c->ssl);
+        ERR_clear_error();
+    }
+}

@@ -1,0 +1,158 @@
+/* Command-line parsing: "--name value" and "--name=value". */
+#define _GNU_SOURCE
+
+#include "flags.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROG "ticketring-openssl-server"
+
+static const char usage[] =
+    "usage: " PROG " --cert FILE --key FILE [OPTIONS]\n"
+    "\n"
+    "A small HTTPS/1.1 server whose TLS session tickets every node sharing a\n"
+    "libticketring key file can resume. GET / describes the connection,\n"
+    "GET /metrics is Prometheus text.\n"
+    "\n"
+    "  --listen HOST:PORT   address to listen on (default 127.0.0.1:8443; port 0\n"
+    "                       picks a free port; IPv6 as [::1]:PORT)\n"
+    "  --cert FILE          PEM certificate chain (required)\n"
+    "  --key FILE           PEM private key (required)\n"
+    "  --keys KEYFILE       share ticket keys through this libticketring key file,\n"
+    "                       reloaded when it is replaced; without it, OpenSSL's\n"
+    "                       own per-process ticket keys\n"
+    "  --node-id NAME       this node's name in tickets and answers, 1..64 of\n"
+    "                       A-Z a-z 0-9 . _ : - (default: the host name)\n"
+    "  --alpn LIST          comma-separated ALPN protocols to select, in order of\n"
+    "                       preference (default http/1.1; the server always\n"
+    "                       speaks HTTP/1.1)\n"
+    "  --lifetime S         ticket lifetime in seconds, 1..604800 (default 7200)\n"
+    "  --threads N          event-loop threads, 1..64 (default 2)\n"
+    "  --max-conns N        open connections at most, 1..1000000 (default 1024)\n"
+    "  --idle-timeout S     close a connection idle this long, 1..3600 (default 30)\n"
+    "  --help               show this help\n"
+    "\n"
+    "Once ready it prints \"listening on HOST:PORT node NAME\" on stdout.\n"
+    "SIGTERM or SIGINT stop it (exit status 0).\n";
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "%s: %s%s (try '%s --help')\n", PROG, what, arg != NULL ? arg : "", PROG);
+    return FLAGS_USAGE;
+}
+
+static int parse_u32(const char *name, const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    if (s[0] < '0' || s[0] > '9')
+        return usage_error("expected a decimal number for ", name);
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return usage_error("value out of range for ", name);
+    *out = (uint32_t)v;
+    return FLAGS_OK;
+}
+
+/* Node ids become metric label values and log text: keep them plain. */
+static int valid_node_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NODE_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static void default_node_id(char *out)
+{
+    char host[256];
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    host[NODE_ID_MAX] = '\0';
+    snprintf(out, NODE_ID_MAX + 1, "%s", valid_node_id(host) ? host : "node");
+}
+
+enum opt_id { O_LISTEN, O_CERT, O_KEY, O_KEYS, O_NODE, O_ALPN, O_LIFETIME, O_THREADS,
+              O_MAXCONNS, O_IDLE, O_HELP, O_COUNT };
+
+static const char *const opt_names[O_COUNT] = {
+    "--listen", "--cert", "--key", "--keys", "--node-id", "--alpn", "--lifetime",
+    "--threads", "--max-conns", "--idle-timeout", "--help",
+};
+
+static int set_option(struct flags *f, enum opt_id id, const char *v)
+{
+    const char *name = opt_names[id];
+    switch (id) {
+    case O_LISTEN: f->listen = v; return FLAGS_OK;
+    case O_CERT: f->cert = v; return FLAGS_OK;
+    case O_KEY: f->key = v; return FLAGS_OK;
+    case O_KEYS: f->keys = v; return FLAGS_OK;
+    case O_ALPN: f->alpn = v; return FLAGS_OK;
+    case O_NODE:
+        if (!valid_node_id(v))
+            return usage_error("--node-id must be 1..64 of A-Z a-z 0-9 . _ : -, not ", v);
+        snprintf(f->node_id, sizeof f->node_id, "%s", v);
+        return FLAGS_OK;
+    case O_LIFETIME: return parse_u32(name, v, 1, 604800, &f->lifetime);
+    case O_THREADS: return parse_u32(name, v, 1, 64, &f->threads);
+    case O_MAXCONNS: return parse_u32(name, v, 1, 1000000, &f->max_conns);
+    case O_IDLE: return parse_u32(name, v, 1, 3600, &f->idle_timeout);
+    case O_HELP:
+    case O_COUNT:
+    default:
+        return usage_error("internal error at ", name);
+    }
+}
+
+int flags_parse(struct flags *f, int argc, char **argv)
+{
+    memset(f, 0, sizeof *f);
+    f->listen = "127.0.0.1:8443";
+    f->alpn = "http/1.1";
+    f->threads = 2;
+    f->max_conns = 1024;
+    f->idle_timeout = 30;
+    default_node_id(f->node_id);
+
+    unsigned seen = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        int id = -1;
+        for (int k = 0; k < O_COUNT; k++) {
+            if (strlen(opt_names[k]) == name_len && strncmp(arg, opt_names[k], name_len) == 0)
+                id = k;
+        }
+        if (id < 0)
+            return usage_error(arg[0] == '-' ? "unknown option " : "unexpected argument ", arg);
+        if (id == O_HELP) {
+            fputs(usage, stdout);
+            return FLAGS_HELP;
+        }
+        if (seen & (1u << id))
+            return usage_error("repeated option ", opt_names[id]);
+        seen |= 1u << id;
+        const char *value = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (value == NULL)
+            return usage_error("missing value for ", opt_names[id]);
+        int rc = set_option(f, (enum opt_id)id, value);
+        if (rc != FLAGS_OK)
+            return rc;
+    }
+    if (f->cert == NULL || f->key == NULL)
+        return usage_error("--cert FILE and --key FILE are required", NULL);
+    return FLAGS_OK;
+}

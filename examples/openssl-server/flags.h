@@ -1,0 +1,30 @@
+/* Command-line options of ticketring-openssl-server. */
+#ifndef SERVER_FLAGS_H
+#define SERVER_FLAGS_H
+
+#include <stdint.h>
+
+#define NODE_ID_MAX 64 /* tr_openssl_attach() takes at most 64 bytes */
+
+struct flags {
+    const char *listen;  /* HOST:PORT, [V6]:PORT; port 0 picks a free one */
+    const char *cert;    /* PEM certificate chain */
+    const char *key;     /* PEM private key */
+    const char *keys;    /* libticketring key file; NULL: OpenSSL's own tickets */
+    const char *alpn;    /* comma-separated, in order of preference */
+    char node_id[NODE_ID_MAX + 1];
+    uint32_t lifetime;     /* ticket lifetime in seconds; 0: the default */
+    uint32_t threads;      /* event-loop threads */
+    uint32_t max_conns;    /* open connections, all threads together */
+    uint32_t idle_timeout; /* seconds without progress before a close */
+};
+
+#define FLAGS_OK 0
+#define FLAGS_HELP 1  /* --help was printed: exit 0 */
+#define FLAGS_USAGE 2 /* a usage error was printed: exit 2 */
+
+/* Fill *f from argv (defaults for what is not given). Prints --help to
+ * stdout and usage errors to stderr. */
+int flags_parse(struct flags *f, int argc, char **argv);
+
+#endif

@@ -1,0 +1,201 @@
+#define _GNU_SOURCE
+
+#include "pages.h"
+
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <ticketring/openssl.h>
+
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+#define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
+
+/* A growable text buffer; on allocation failure it stays failed. */
+struct text {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+static void text_add(struct text *t, const char *s, size_t n)
+{
+    if (t->failed)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap != 0 ? t->cap : 1024;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (p == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+static void text_str(struct text *t, const char *s)
+{
+    text_add(t, s, strlen(s));
+}
+
+static void text_u64(struct text *t, const char *prefix, uint64_t v)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%" PRIu64 "\n", v);
+    text_str(t, prefix);
+    text_str(t, num);
+}
+
+static void info_body(struct server *srv, SSL *ssl, struct text *t)
+{
+    char origin[80] = "-";
+    const unsigned char *alpn = NULL;
+    unsigned int alpn_len = 0;
+    int resumed = SSL_session_reused(ssl) == 1;
+    if (resumed && srv->tls.ring != NULL &&
+        tr_openssl_ticket_origin(ssl, origin, sizeof origin) != 0)
+        snprintf(origin, sizeof origin, "-");
+    if (origin[0] == '\0')
+        snprintf(origin, sizeof origin, "-");
+    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+
+    text_str(t, "node: ");
+    text_str(t, srv->flags.node_id);
+    text_str(t, "\nprotocol: ");
+    text_str(t, SSL_get_version(ssl));
+    text_str(t, resumed ? "\nresumed: yes" : "\nresumed: no");
+    text_str(t, "\nticket-origin: ");
+    text_str(t, origin);
+    text_str(t, "\nalpn: ");
+    if (alpn_len > 0)
+        text_add(t, (const char *)alpn, alpn_len);
+    else
+        text_str(t, "-");
+    text_str(t, "\n");
+}
+
+static void ring_metrics(tr_ring *ring, struct text *t)
+{
+    size_t cap = 8192, len = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        char *buf = malloc(cap);
+        if (buf == NULL) {
+            t->failed = 1;
+            return;
+        }
+        int rc = tr_ring_metrics(ring, buf, cap, &len);
+        if (rc == 0)
+            text_add(t, buf, len);
+        free(buf);
+        if (rc != TR_E_BUFFER_TOO_SMALL) {
+            if (rc != 0)
+                log_line("tr_ring_metrics: %s", tr_strerror(rc));
+            return;
+        }
+        cap = len + 1;
+    }
+}
+
+static void metrics_body(struct server *srv, struct text *t)
+{
+    struct server_stats *st = &srv->stats;
+    if (srv->tls.ring != NULL)
+        ring_metrics(srv->tls.ring, t);
+
+    text_str(t, "# HELP ticketring_server_connections_total TLS handshakes this server "
+                "completed, by whether the session was resumed.\n"
+                "# TYPE ticketring_server_connections_total counter\n");
+    text_u64(t, "ticketring_server_connections_total{resumed=\"yes\"} ",
+             stat_get(&st->handshakes_resumed));
+    text_u64(t, "ticketring_server_connections_total{resumed=\"no\"} ",
+             stat_get(&st->handshakes_full));
+    text_str(t, "# HELP ticketring_server_handshake_failures_total TLS handshakes that "
+                "failed or were abandoned.\n"
+                "# TYPE ticketring_server_handshake_failures_total counter\n");
+    text_u64(t, "ticketring_server_handshake_failures_total ", stat_get(&st->handshakes_failed));
+    text_str(t, "# HELP ticketring_server_connections_rejected_total Connections closed at "
+                "once because the connection cap was reached.\n"
+                "# TYPE ticketring_server_connections_rejected_total counter\n");
+    text_u64(t, "ticketring_server_connections_rejected_total ", stat_get(&st->rejected));
+    text_str(t, "# HELP ticketring_server_connections_open Connections open now.\n"
+                "# TYPE ticketring_server_connections_open gauge\n");
+    text_u64(t, "ticketring_server_connections_open ", stat_get(&st->active));
+    text_str(t, "# HELP ticketring_server_requests_total HTTP requests answered.\n"
+                "# TYPE ticketring_server_requests_total counter\n");
+    text_u64(t, "ticketring_server_requests_total ", stat_get(&st->requests));
+
+    /* The node id was checked to need no escaping in a label value. */
+    text_str(t, "# HELP ticketring_server_node_info This node's id and where its ticket "
+                "keys come from.\n"
+                "# TYPE ticketring_server_node_info gauge\n"
+                "ticketring_server_node_info{node=\"");
+    text_str(t, srv->flags.node_id);
+    text_str(t, srv->tls.ring != NULL ? "\",keys=\"shared\"} 1\n"
+                                      : "\",keys=\"openssl-default\"} 1\n");
+
+    struct rusage ru;
+    double cpu = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    char line[96];
+    snprintf(line, sizeof line, "process_cpu_seconds_total %.6f\n", cpu);
+    text_str(t, "# HELP process_cpu_seconds_total Total user and system CPU time spent "
+                "in seconds.\n"
+                "# TYPE process_cpu_seconds_total counter\n");
+    text_str(t, line);
+}
+
+static int method_is(const struct http_request *req, const char *m)
+{
+    return req->method_len == strlen(m) && memcmp(req->method, m, req->method_len) == 0;
+}
+
+static int path_is(const struct http_request *req, const char *p)
+{
+    return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
+}
+
+int pages_respond(struct server *srv, SSL *ssl, const struct http_request *req,
+                  int keep_alive, char **out, size_t *out_len)
+{
+    struct text body = {0};
+    const char *type = TEXT_PLAIN;
+    int status = 200;
+    int head = method_is(req, "HEAD");
+    if (!head && !method_is(req, "GET")) {
+        status = 405;
+        text_str(&body, "method not allowed\n");
+    } else if (path_is(req, "/")) {
+        info_body(srv, ssl, &body);
+    } else if (path_is(req, "/metrics")) {
+        type = PROMETHEUS_TEXT;
+        metrics_body(srv, &body);
+    } else {
+        status = 404;
+        text_str(&body, "not found\n");
+    }
+    int rc = -1;
+    if (!body.failed)
+        rc = http_response(status, type, body.p != NULL ? body.p : "", body.len, keep_alive,
+                           head, out, out_len);
+    free(body.p);
+    return rc;
+}
+
+int pages_error(int status, char **out, size_t *out_len)
+{
+    char body[80];
+    int n = snprintf(body, sizeof body, "%s\n", http_reason(status));
+    return http_response(status, TEXT_PLAIN, body, (size_t)n, 0, 0, out, out_len);
+}

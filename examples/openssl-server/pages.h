@@ -1,0 +1,22 @@
+/* What the server answers: GET / describes the connection, GET /metrics is
+ * Prometheus text. */
+#ifndef SERVER_PAGES_H
+#define SERVER_PAGES_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "http.h"
+#include "server.h"
+
+/* Build the whole response to `req` on connection `ssl` into *out (malloc'd).
+ * keep_alive says whether the connection stays open after it. 0, or -1 when
+ * memory ran out (then close the connection). */
+int pages_respond(struct server *srv, SSL *ssl, const struct http_request *req,
+                  int keep_alive, char **out, size_t *out_len);
+
+/* A bodyless-error response (400, 431, 505...) that closes the connection. */
+int pages_error(int status, char **out, size_t *out_len);
+
+#endif

@@ -1,0 +1,38 @@
+/* What every thread of the server shares. */
+#ifndef SERVER_SERVER_H
+#define SERVER_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "flags.h"
+#include "tls.h"
+
+/* Counted by the server itself (not by the ring), so they also exist
+ * without --keys. Relaxed atomics: they are independent counters. */
+struct server_stats {
+    atomic_uint_fast64_t handshakes_resumed;
+    atomic_uint_fast64_t handshakes_full;
+    atomic_uint_fast64_t handshakes_failed;
+    atomic_uint_fast64_t rejected;    /* accepted over the connection cap and closed */
+    atomic_uint_fast64_t active;      /* open connections */
+    atomic_uint_fast64_t requests;
+};
+
+struct server {
+    struct flags flags;
+    struct tls tls;
+    struct server_stats stats;
+};
+
+static inline void stat_add(atomic_uint_fast64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static inline uint64_t stat_get(atomic_uint_fast64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+#endif

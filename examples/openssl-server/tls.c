@@ -1,0 +1,165 @@
+#define _GNU_SOURCE
+
+#include "tls.h"
+
+#include "log.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <ticketring/openssl.h>
+
+/* "h2,http/1.1" -> "\x02h2\x08http/1.1" */
+static int alpn_wire(const char *list, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t plen = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (plen == 0 || plen > 255 || n + 1 + plen > cap)
+            return -1;
+        out[n++] = (uint8_t)plen;
+        memcpy(out + n, p, plen);
+        n += plen;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    *len = n;
+    return 0;
+}
+
+/* Our preference wins. No overlap is not fatal: the handshake goes on
+ * without ALPN (NOACK) rather than failing with no_application_protocol. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    const struct tls *t = arg;
+    (void)ssl;
+    for (size_t i = 0; i < t->alpn_len; i += 1u + t->alpn[i]) {
+        const uint8_t *want = &t->alpn[i];
+        for (unsigned int j = 0; j < inlen; j += 1u + in[j]) {
+            if (j + 1u + in[j] > inlen)
+                return SSL_TLSEXT_ERR_NOACK;
+            if (in[j] == want[0] && memcmp(in + j + 1, want + 1, want[0]) == 0) {
+                *out = in + j + 1;
+                *outlen = in[j];
+                return SSL_TLSEXT_ERR_OK;
+            }
+        }
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static void ring_log(int32_t level, const char *msg, void *arg)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    (void)arg;
+    /* Loads and reloads are logged by the server itself (tls_log_keys);
+     * warnings and errors say why a key file was refused. */
+    if (level >= TR_LOG_INFO)
+        return;
+    log_line("ticketring %s: %s", level >= 0 && level <= 3 ? names[level] : "log", msg);
+}
+
+void tls_log_keys(tr_ring *ring, const char *what, const char *path)
+{
+    char fp[TR_FINGERPRINT_HEX + 1] = "?";
+    uint32_t count = 0;
+    int rc = tr_ring_fingerprint(ring, fp, sizeof fp);
+    if (rc == 0)
+        rc = tr_ring_key_count(ring, &count);
+    if (rc != 0) {
+        log_line("keys %s from %s, but they cannot be described: %s", what, path,
+                 tr_strerror(rc));
+        return;
+    }
+    log_line("keys %s from %s: %" PRIu32 " keys, fingerprint %s", what, path, count, fp);
+}
+
+static int ring_init(struct tls *t, const struct flags *f)
+{
+    uint32_t line = 0;
+    int rc = tr_ring_new(&t->ring, tr_crypto_openssl());
+    if (rc == 0)
+        rc = tr_ring_set_log(t->ring, ring_log, NULL);
+    if (rc == 0 && f->lifetime != 0)
+        rc = tr_ring_set_lifetime(t->ring, f->lifetime);
+    if (rc != 0) {
+        log_line("cannot set up a key ring: %s", tr_strerror(rc));
+        return -1;
+    }
+    rc = tr_ring_load(t->ring, f->keys, &line);
+    if (rc != 0) {
+        if (line != 0)
+            log_line("--keys %s:%" PRIu32 ": %s", f->keys, line, tr_strerror(rc));
+        else
+            log_line("--keys %s: %s", f->keys, tr_strerror(rc));
+        return -1;
+    }
+    tls_log_keys(t->ring, "loaded", f->keys);
+    rc = tr_openssl_attach(t->ctx, t->ring, f->node_id);
+    if (rc != 0) {
+        log_line("cannot attach the key ring: %s", tr_strerror(rc));
+        return -1;
+    }
+    /* Stateless tickets only: a per-process session cache would hide
+     * whether resumption really came from the shared keys. */
+    SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+    return 0;
+}
+
+int tls_init(struct tls *t, const struct flags *f)
+{
+    memset(t, 0, sizeof *t);
+    if (alpn_wire(f->alpn, t->alpn, sizeof t->alpn, &t->alpn_len) != 0) {
+        log_line("--alpn %s: expected comma-separated names of 1..255 bytes", f->alpn);
+        return -1;
+    }
+    t->ctx = SSL_CTX_new(TLS_server_method());
+    if (t->ctx == NULL) {
+        log_openssl("SSL_CTX_new");
+        goto fail;
+    }
+    if (SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(t->ctx, TLS1_3_VERSION) != 1) {
+        log_openssl("cannot enable TLS 1.2 and 1.3");
+        goto fail;
+    }
+    if (SSL_CTX_use_certificate_chain_file(t->ctx, f->cert) != 1) {
+        log_openssl("--cert %s", f->cert);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(t->ctx, f->key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(t->ctx) != 1) {
+        log_openssl("--key %s", f->key);
+        goto fail;
+    }
+    /* Non-blocking writes may be partial and retried from a moved buffer;
+     * client-initiated TLS 1.2 renegotiation is refused (a CPU-cost lever). */
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, t);
+    if (f->keys != NULL) {
+        if (ring_init(t, f) != 0)
+            goto fail;
+    } else if (f->lifetime != 0) {
+        SSL_CTX_set_timeout(t->ctx, (long)f->lifetime);
+    }
+    return 0;
+fail:
+    tls_free(t);
+    return -1;
+}
+
+void tls_free(struct tls *t)
+{
+    /* The ring must outlive the SSL_CTX it is attached to. */
+    SSL_CTX_free(t->ctx);
+    t->ctx = NULL;
+    tr_ring_free(t->ring);
+    t->ring = NULL;
+}
