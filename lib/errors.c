@@ -10,6 +10,8 @@ const char *tr_strerror(int code)
     case TR_E_IO: return "key file could not be read or written";
     case TR_E_BUFFER_TOO_SMALL: return "buffer too small";
     case TR_E_BACKEND: return "crypto backend missing or incompatible";
+    case TR_E_KEYFILE_MODE: return "key file readable by group or others";
+    case TR_E_KEY_ACTIVATION: return "key activation time too far in the future";
     case TR_E_KEYFILE_SYNTAX: return "key file malformed";
     case TR_E_KEYFILE_INTEGRITY: return "key file checksum mismatch (truncated or corrupted)";
     case TR_E_KEY_ZERO: return "all-zero key refused";
@@ -18,6 +20,8 @@ const char *tr_strerror(int code)
     case TR_E_KEY_NOT_FOUND: return "no such key";
     case TR_E_NO_ENCRYPT_KEY: return "no key can encrypt now";
     case TR_E_NO_FILE: return "no key file loaded";
+    case TR_E_KEYFILE_CLUSTER: return "key file of another cluster";
+    case TR_E_KEYFILE_ROLLBACK: return "key file older than the one loaded (serial)";
     case TR_E_TICKET_MALFORMED: return "ticket malformed";
     case TR_E_TICKET_UNKNOWN_KEY: return "ticket key unknown";
     case TR_E_TICKET_AUTH: return "ticket authentication failed";

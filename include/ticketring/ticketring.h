@@ -53,6 +53,8 @@ TR_EXPORT const char *tr_version_string(void);
 #define TR_E_IO (-4)                /* a file could not be read or written */
 #define TR_E_BUFFER_TOO_SMALL (-5)  /* output buffer too small */
 #define TR_E_BACKEND (-6)           /* backend table missing or of another ABI */
+#define TR_E_KEYFILE_MODE (-7)      /* key file readable by group or others (policy refuses) */
+#define TR_E_KEY_ACTIVATION (-8)    /* activation time beyond the allowed horizon */
 #define TR_E_KEYFILE_SYNTAX (-10)   /* key file malformed (see err_line) */
 #define TR_E_KEYFILE_INTEGRITY (-11) /* key file checksum wrong or missing */
 #define TR_E_KEY_ZERO (-12)         /* key (or its name) is all zeros */
@@ -61,6 +63,8 @@ TR_EXPORT const char *tr_version_string(void);
 #define TR_E_KEY_NOT_FOUND (-15)    /* no key with that name */
 #define TR_E_NO_ENCRYPT_KEY (-16)   /* no key may encrypt now: do a full handshake */
 #define TR_E_NO_FILE (-17)          /* reload without a previous load */
+#define TR_E_KEYFILE_CLUSTER (-18)  /* key file of another cluster */
+#define TR_E_KEYFILE_ROLLBACK (-19) /* key file serial older than the one loaded */
 #define TR_E_TICKET_MALFORMED (-20) /* wrong version, length or layout */
 #define TR_E_TICKET_UNKNOWN_KEY (-21) /* key name not held (or retired) */
 #define TR_E_TICKET_AUTH (-22)      /* authentication failed: tampered or forged */
@@ -165,6 +169,12 @@ TR_EXPORT int tr_ring_set_rotation_period(tr_ring *ring, uint32_t seconds);
 #define TR_EXHAUSTED_KEEP 0 /* keep sealing with the overdue key (default) */
 #define TR_EXHAUSTED_STOP 1 /* seal nothing: TR_E_NO_ENCRYPT_KEY, full handshakes */
 TR_EXPORT int tr_ring_set_exhausted_policy(tr_ring *ring, int32_t policy);
+/* Under TR_EXHAUSTED_KEEP: how long, 0..31536000 s after its activation, the
+ * newest key may go on encrypting when no newer key arrives; past it the
+ * ring seals nothing (counted in seal_no_key, logged as an error once per
+ * key set) until a newer key arrives. 0 (the default) means no limit.
+ * Thread-safe. */
+TR_EXPORT int tr_ring_set_max_encrypt_age(tr_ring *ring, uint32_t seconds);
 
 /* ---- Keys -------------------------------------------------------------- */
 
@@ -173,6 +183,11 @@ TR_EXPORT int tr_ring_set_exhausted_policy(tr_ring *ring, int32_t policy);
 #define TR_KEY_ENCRYPT 1 /* the newest key active now: seals new tickets */
 #define TR_KEY_DECRYPT 2 /* superseded, still opens tickets */
 #define TR_KEY_RETIRED 3 /* superseded for longer than lifetime + skew */
+#define TR_KEY_REVOKED 4 /* revoked: neither encrypts nor decrypts */
+
+/* Activation time of a key distributed without one: it decrypts, and never
+ * encrypts until a later key file gives it an activation time. */
+#define TR_ACTIVATION_PENDING INT64_MAX
 
 /* Add an 80-byte key (name | HMAC | AES) that starts encrypting at
  * `activation`. The key is copied; the caller keeps `key`. Refuses an
@@ -193,9 +208,94 @@ TR_EXPORT int tr_ring_load(tr_ring *ring, const char *path, uint32_t *err_line);
 /* Load the remembered path again (TR_E_NO_FILE if none). Same failure rules
  * as tr_ring_load(). Thread-safe. */
 TR_EXPORT int tr_ring_reload(tr_ring *ring, uint32_t *err_line);
-/* Write every key the ring holds to `path` as a key file: a temporary file
- * in the same directory, mode 0600, fsync, then rename. Thread-safe. */
+/* Write every key the ring holds to `path` as a key file (version 2, with
+ * the ring's cluster id and its serial + 1, which becomes the ring's serial):
+ * a temporary file in the same directory, mode 0600, fsync, then rename.
+ * Thread-safe. */
 TR_EXPORT int tr_ring_save(tr_ring *ring, const char *path);
+
+/* tr_ring_load_ex() flags */
+#define TR_LOAD_FORCE 1u /* accept a serial lower than the one loaded (a rollback) */
+/* tr_ring_load() with flags. Without TR_LOAD_FORCE a version-2 file whose
+ * serial is lower than the serial loaded, or equal with other keys, is
+ * refused with TR_E_KEYFILE_ROLLBACK. Thread-safe. */
+TR_EXPORT int tr_ring_load_ex(tr_ring *ring, const char *path, uint32_t flags,
+                              uint32_t *err_line);
+
+/* Pin the ring to a cluster id (1..64 characters of A-Z a-z 0-9 . _ -):
+ * key files of another cluster are then refused (TR_E_KEYFILE_CLUSTER), and
+ * tr_ring_save() writes it. NULL unpins. Without a pin, the first key file
+ * loaded that names a cluster pins it. The cluster id is part of the
+ * fingerprint. Thread-safe. */
+TR_EXPORT int tr_ring_set_cluster(tr_ring *ring, const char *cluster_id);
+/* The cluster id ("" when none) into out (cap >= 65 always suffices). Thread-safe. */
+TR_EXPORT int tr_ring_cluster(tr_ring *ring, char *out, size_t cap);
+/* The serial of the key set held (0: never loaded from, nor saved to, a
+ * version-2 file). Thread-safe. */
+TR_EXPORT int tr_ring_serial(tr_ring *ring, uint64_t *serial);
+
+/* What tr_ring_load() does with a key file readable by group or others. */
+#define TR_FILE_MODE_IGNORE 0
+#define TR_FILE_MODE_WARN 1   /* load it, log a warning, count it (default) */
+#define TR_FILE_MODE_REFUSE 2 /* refuse it: TR_E_KEYFILE_MODE */
+TR_EXPORT int tr_ring_set_file_mode_policy(tr_ring *ring, int32_t policy);
+/* Refuse keys (added, generated or in a key file) activating more than
+ * `seconds` after now (TR_E_KEY_ACTIVATION), 0..3153600000; 0 means no
+ * bound. Default 157680000 (5 years): catches milliseconds written as
+ * seconds. Pending keys are not affected. Thread-safe. */
+TR_EXPORT int tr_ring_set_activation_horizon(tr_ring *ring, uint32_t seconds);
+
+/* Mark the key with that name revoked (an emergency: the key leaked): it
+ * neither encrypts nor decrypts from now on, and stays listed, revoked, in
+ * the key files tr_ring_save() writes so the revocation reaches every node.
+ * Thread-safe. */
+TR_EXPORT int tr_ring_revoke_key(tr_ring *ring, const uint8_t name[TR_KEY_NAME_BYTES]);
+
+/* ---- Watching the key file ----------------------------------------------- */
+
+/* Reload the loaded key file if it changed: one stat() (following
+ * symlinks: device, inode, size, modification and change times) when
+ * nothing changed, so it can run on every event-loop turn or timer tick;
+ * otherwise a read and a content digest, and a reload only when the content
+ * differs. A changed file that is refused (syntax, integrity, permissions,
+ * cluster, rollback) leaves the ring unchanged, is counted and logged once,
+ * and is tried again when it changes again. *changed (if non-NULL) is 1 when
+ * a new key set was loaded. TR_E_NO_FILE without a previous load.
+ * Never blocks a handshake. Thread-safe. */
+TR_EXPORT int tr_ring_reload_check(tr_ring *ring, int32_t *changed, uint32_t *err_line);
+
+/* Watch the loaded key file from a background thread: inotify on its
+ * directory and on the directory its path resolves to (a Kubernetes Secret
+ * is replaced by flipping a ..data symlink, which a watch on the file itself
+ * never sees), debounced, plus a poll every poll_seconds (1..3600; 0 means
+ * 10) that covers NFS, FUSE and missed events; each runs
+ * tr_ring_reload_check(). One watcher per ring; tr_ring_unwatch() or
+ * tr_ring_free() stops it. A forked child does not inherit it. Thread-safe. */
+TR_EXPORT int tr_ring_watch(tr_ring *ring, uint32_t poll_seconds);
+/* Stop the watcher (a no-op without one); returns once its thread is gone. */
+TR_EXPORT int tr_ring_unwatch(tr_ring *ring);
+
+/* ---- Other servers' key files --------------------------------------------- */
+
+#define TR_FORMAT_NGINX 1   /* ssl_session_ticket_key: one 80-byte key per file */
+#define TR_FORMAT_HAPROXY 2 /* tls-ticket-keys: one base64 key per line */
+
+/* Add the keys of another server's key file: nginx's 80-byte
+ * name | HMAC | AES (a 48-byte AES-128 key is refused), HAProxy's 80-byte
+ * name | AES | HMAC lines, converted to this library's layout. The key that
+ * server encrypts with activates at `activation`, keys it only decrypts with
+ * get earlier activation times, keys it holds for later get
+ * TR_ACTIVATION_PENDING (docs/interop-nginx.md, docs/interop-haproxy.md).
+ * On failure nothing is added; *err_line as for tr_ring_load(). Thread-safe. */
+TR_EXPORT int tr_ring_import(tr_ring *ring, int32_t format, const char *path,
+                             int64_t activation, uint32_t *err_line);
+/* Write the ring's usable keys (not retired, not revoked) for another
+ * server, converted to its layout and in the order it reads them (the key
+ * that encrypts now where it looks for its encrypt key), atomically with
+ * mode 0600. nginx reads one key per file: the keys go to path.0 (the
+ * encrypt key), path.1, ... and *count gets how many. Thread-safe. */
+TR_EXPORT int tr_ring_export(tr_ring *ring, int32_t format, const char *path,
+                             uint32_t *count);
 
 /* Number of keys held (retired ones included until removed). Thread-safe. */
 TR_EXPORT int tr_ring_key_count(tr_ring *ring, uint32_t *count);
