@@ -36,24 +36,65 @@ int tri_lifetime_left(tr_ring *r, int64_t now, int64_t auth_time, uint32_t *seco
     return 0;
 }
 
-/* The schedule has run out when the encrypt key is the newest and has been
- * encrypting for longer than the rotation period. */
+/* Whether a key newer than encrypt key `enc` has a date: a pending key
+ * (no activation time yet) does not extend the schedule by itself. */
+static int newer_key_dated(const struct tri_keyset *ks, int enc)
+{
+    for (uint32_t i = (uint32_t)enc + 1; i < ks->n; i++)
+        if (ks->keys[i].activation != TR_ACTIVATION_PENDING)
+            return 1;
+    return 0;
+}
+
+#define LOGGED_OVERDUE 1
+#define LOGGED_STOPPED 2
+
+/* The schedule has run out when the encrypt key is the newest dated key and
+ * has been encrypting for longer than the rotation period: each seal is
+ * counted and a warning logged once per key set, well before the maximum
+ * encrypt age (if any) stops sealing altogether. */
 int tri_seal_overdue(tr_ring *r, struct tri_keyset *ks, int enc, int64_t now)
 {
     uint32_t period = (uint32_t)atomic_load(&r->rotation_period);
-    if (period == 0 || (uint32_t)enc + 1 != ks->n ||
-        now - ks->keys[enc].activation <= (int64_t)period)
+    uint32_t max_age = (uint32_t)atomic_load(&r->max_encrypt_age);
+    int64_t age = now - ks->keys[enc].activation;
+    int stop;
+
+    if ((period == 0 || age <= (int64_t)period) && (max_age == 0 || age <= (int64_t)max_age))
         return 0;
-    tri_count(&r->counters.seal_overdue);
-    if (atomic_exchange(&ks->overdue_logged, 1) == 0)
-        tri_log(r, TR_LOG_WARN,
-                "key schedule ran out: the newest key has encrypted for more than "
-                "%u s and no newer key is held (fingerprint %s); %s",
-                period, ks->fingerprint,
-                atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP
-                    ? "issuing no tickets"
-                    : "still sealing with it");
-    return atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP;
+    if (newer_key_dated(ks, enc))
+        return 0;
+    if (period != 0 && age > (int64_t)period) {
+        tri_count(&r->counters.seal_overdue);
+        if ((atomic_fetch_or(&ks->overdue_logged, LOGGED_OVERDUE) & LOGGED_OVERDUE) == 0)
+            tri_log(r, TR_LOG_WARN,
+                    "key schedule ran out: the newest key has encrypted for more than "
+                    "%u s and no newer key is held (fingerprint %s); %s",
+                    period, ks->fingerprint,
+                    atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP
+                        ? "issuing no tickets"
+                    : max_age != 0 ? "still sealing with it until its maximum encrypt age"
+                                   : "still sealing with it");
+    }
+    stop = (period != 0 && age > (int64_t)period &&
+            atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP) ||
+           (max_age != 0 && age > (int64_t)max_age);
+    if (stop && max_age != 0 && age > (int64_t)max_age &&
+        (atomic_fetch_or(&ks->overdue_logged, LOGGED_STOPPED) & LOGGED_STOPPED) == 0)
+        tri_log(r, TR_LOG_ERROR,
+                "key schedule exhausted: the newest key has encrypted for more than its "
+                "maximum encrypt age of %u s (fingerprint %s); issuing no tickets until a "
+                "newer key arrives",
+                max_age, ks->fingerprint);
+    return stop;
+}
+
+int tr_ring_set_max_encrypt_age(tr_ring *r, uint32_t seconds)
+{
+    if (r == NULL || seconds > 31536000u)
+        return TR_E_INVAL;
+    atomic_store(&r->max_encrypt_age, seconds);
+    return 0;
 }
 
 int tr_ring_now_ms(tr_ring *r, int64_t *now_ms)

@@ -33,6 +33,7 @@ struct tr_ring {
     atomic_int bind_sni;
     atomic_int bind_alpn;
     atomic_int exhausted_policy;
+    atomic_uint_fast32_t max_encrypt_age; /* 0: none (policy.c) */
 
     /* The current struct tri_keyset; replaced only by the writer. Writers
      * are rare (loads, key changes, resalts) and may wait; readers never

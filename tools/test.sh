@@ -26,9 +26,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 # ---- 0. packages --------------------------------------------------------
 # openssl (the command) and python3 drive the example server in the
-# integration tests (s_client, Python's ssl module).
+# integration tests (s_client, Python's ssl module); nginx-light is the real
+# nginx the interop tests resume sessions with (tests/interop).
 packages=(meson ninja-build pkg-config gcc libc6-dev libssl-dev
-          libmbedtls-dev libcmocka-dev abigail-tools openssl python3)
+          libmbedtls-dev libcmocka-dev abigail-tools openssl python3 nginx-light)
 missing=()
 for p in "${packages[@]}"; do
     # dpkg -s also succeeds for a removed package whose config files remain.

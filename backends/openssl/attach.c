@@ -215,6 +215,12 @@ static int check_session(struct tri_ossl_attachment *att, struct tri_ossl_conn *
     int rc;
 
     *unbound = 0;
+    /* The timeout the issuing server sealed in (an nginx node's
+     * ssl_session_timeout, say): past it OpenSSL would silently decline the
+     * session after this callback, so it is refused here, as expired. */
+    if ((int64_t)time(NULL) - (int64_t)SSL_SESSION_get_time(ss) >
+        (int64_t)SSL_SESSION_get_timeout(ss))
+        return TR_E_TICKET_EXPIRED;
     if (!SSL_SESSION_get0_ticket_appdata(ss, &data, &len))
         len = 0;
     if (len == 0) {
@@ -321,6 +327,17 @@ static int generate_cb(SSL *s, void *arg)
     memcpy(ad.node, att->node, sizeof(ad.node));
     if (!SSL_SESSION_set1_ticket_appdata(sess, buf, tri_appdata_encode(&ad, buf)))
         return 1;
+    /* OpenSSL keeps the host name in the session only when a servername
+     * callback accepted it; without it a TLS 1.2 resumption here, or on an
+     * nginx node holding the same keys, would see no SNI at all. */
+    if (SSL_SESSION_get0_hostname(sess) == NULL && conn->sni_len != 0 &&
+        memchr(conn->sni, '\0', conn->sni_len) == NULL) {
+        char host[TRI_SNI_MAX + 1];
+        memcpy(host, conn->sni, conn->sni_len);
+        host[conn->sni_len] = '\0';
+        if (!SSL_SESSION_set1_hostname(sess, host))
+            ERR_clear_error();
+    }
     /* The timeout counts from the session's time, which a TLS 1.2 renewal
      * keeps from the original handshake; it is also the lifetime hint. */
     elapsed = (long)(time(NULL) - (time_t)SSL_SESSION_get_time(sess));

@@ -207,6 +207,7 @@ const char *http_reason(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
     case 500: return "Internal Server Error";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";

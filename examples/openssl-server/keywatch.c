@@ -59,8 +59,10 @@ void keywatch_poll(struct keywatch *w)
                  strerror(err), fp);
         return;
     }
+    /* tr_ring_load, not tr_ring_reload: it also works when the file could
+     * not be loaded at start. */
     uint32_t line = 0;
-    int rc = tr_ring_reload(w->ring, &line);
+    int rc = tr_ring_load(w->ring, w->path, &line);
     if (rc == 0) {
         tls_log_keys(w->ring, "reloaded", w->path);
         return;

@@ -156,6 +156,32 @@ static void metrics_body(struct server *srv, struct text *t)
     text_str(t, line);
 }
 
+/* Ready once keys are in place: a Kubernetes readiness probe keeps a pod
+ * out of rotation until then, so it never issues tickets other nodes cannot
+ * open or refuses theirs. */
+static int ready_body(struct server *srv, struct text *t)
+{
+    uint8_t name[TR_KEY_NAME_BYTES];
+    tr_stats st;
+
+    if (srv->tls.ring == NULL) {
+        text_str(t, "ready (OpenSSL's own per-process ticket keys)\n");
+        return 200;
+    }
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    if (tr_ring_stats(srv->tls.ring, &st) != 0 || st.reloads == 0) {
+        text_str(t, "not ready: no key file loaded\n");
+        return 503;
+    }
+    if (tr_ring_encrypt_key_name(srv->tls.ring, name) != 0) {
+        text_str(t, "not ready: no key may encrypt now\n");
+        return 503;
+    }
+    text_str(t, "ready\n");
+    return 200;
+}
+
 static int method_is(const struct http_request *req, const char *m)
 {
     return req->method_len == strlen(m) && memcmp(req->method, m, req->method_len) == 0;
@@ -178,6 +204,8 @@ int pages_respond(struct server *srv, SSL *ssl, const struct http_request *req,
         text_str(&body, "method not allowed\n");
     } else if (path_is(req, "/")) {
         info_body(srv, ssl, &body);
+    } else if (path_is(req, "/ready")) {
+        status = ready_body(srv, &body);
     } else if (path_is(req, "/metrics")) {
         type = PROMETHEUS_TEXT;
         metrics_body(srv, &body);

@@ -91,15 +91,17 @@ static int ring_init(struct tls *t, const struct flags *f)
         log_line("cannot set up a key ring: %s", tr_strerror(rc));
         return -1;
     }
+    /* A key file that is missing or refused at start is not fatal: the
+     * node serves full handshakes, answers /ready with 503, and loads the
+     * file once it appears (a Kubernetes Secret may arrive later). */
     rc = tr_ring_load(t->ring, f->keys, &line);
-    if (rc != 0) {
-        if (line != 0)
-            log_line("--keys %s:%" PRIu32 ": %s", f->keys, line, tr_strerror(rc));
-        else
-            log_line("--keys %s: %s", f->keys, tr_strerror(rc));
-        return -1;
-    }
-    tls_log_keys(t->ring, "loaded", f->keys);
+    if (rc == 0)
+        tls_log_keys(t->ring, "loaded", f->keys);
+    else if (line != 0)
+        log_line("--keys %s:%" PRIu32 ": %s; no tickets until it loads", f->keys, line,
+                 tr_strerror(rc));
+    else
+        log_line("--keys %s: %s; no tickets until it loads", f->keys, tr_strerror(rc));
     rc = tr_openssl_attach(t->ctx, t->ring, f->node_id);
     if (rc != 0) {
         log_line("cannot attach the key ring: %s", tr_strerror(rc));

@@ -23,8 +23,9 @@ TR_EXPORT const tr_crypto *tr_crypto_openssl(void);
 
 /* Make `ctx` issue and resume session tickets with the keys of `ring` (made
  * with tr_crypto_openssl()): OpenSSL's own ticket format (AES-256-CBC +
- * HMAC-SHA256 under the ring's keys, so nginx and HAProxy nodes holding the
- * same keys interoperate), with the binding data (issue time, original
+ * HMAC-SHA256 under the ring's keys: nginx and HAProxy nodes holding the
+ * same keys interoperate once every node uses the same session id context,
+ * docs/interop-nginx.md), with the binding data (issue time, original
  * authentication time, issuing node) in the session's application data and
  * the ring's policy (lifetime, max age, skew, SNI and ALPN binding) applied
  * on every resumption. Every refusal is a full handshake, never an aborted

@@ -104,12 +104,79 @@ static void test_binding(void **st)
     tr_ring_free(r);
 }
 
+struct log_lines {
+    int warn, error;
+};
+
+static void count_log(int32_t level, const char *msg, void *arg)
+{
+    struct log_lines *l = arg;
+    if (level == TR_LOG_WARN)
+        l->warn++;
+    if (level == TR_LOG_ERROR)
+        l->error++;
+}
+
+static int seal_now(tr_ring *r)
+{
+    uint8_t t[64 + TR_TICKET_OVERHEAD], state[64] = {1};
+    size_t len;
+    return tr_ticket_seal(r, state, sizeof(state), NULL, 0, NULL, 0, NULL, 0, 0, t, sizeof(t),
+                          &len, NULL);
+}
+
+static void test_max_encrypt_age(void **st)
+{
+    int64_t c = T0 * 1000;
+    tr_ring *r = tu_ring(&c);
+    struct log_lines logged = {0, 0};
+    uint8_t k1[TR_KEY_BYTES], k2[TR_KEY_BYTES];
+    tr_stats s;
+    (void)st;
+    tu_key(k1, 1);
+    tu_key(k2, 2);
+    assert_int_equal(tr_ring_set_log(r, count_log, &logged), 0);
+    assert_int_equal(tr_ring_add_key(r, k1, T0), 0);
+    assert_int_equal(tr_ring_set_rotation_period(r, 100), 0);
+    assert_int_equal(tr_ring_set_max_encrypt_age(r, 300), 0);
+    assert_int_equal(tr_ring_set_max_encrypt_age(r, 31536001), TR_E_INVAL);
+
+    assert_int_equal(seal_now(r), 0);
+    /* Past the period: still sealing, counted, warned once. */
+    c = (T0 + 101) * 1000;
+    assert_int_equal(seal_now(r), 0);
+    assert_int_equal(seal_now(r), 0);
+    assert_int_equal(logged.warn, 1);
+    /* At the maximum encrypt age exactly: still sealing; past it: nothing. */
+    c = (T0 + 300) * 1000;
+    assert_int_equal(seal_now(r), 0);
+    c = (T0 + 301) * 1000;
+    assert_int_equal(seal_now(r), TR_E_NO_ENCRYPT_KEY);
+    assert_int_equal(seal_now(r), TR_E_NO_ENCRYPT_KEY);
+    assert_int_equal(logged.error, 1);
+    memset(&s, 0, sizeof(s));
+    s.size = sizeof(s);
+    assert_int_equal(tr_ring_stats(r, &s), 0);
+    assert_int_equal(s.sealed, 4);
+    assert_int_equal(s.seal_no_key, 2);
+    assert_int_equal(s.seal_overdue, 5); /* every seal past the period, refused or not */
+    /* A newer dated key ends it, even before it activates. */
+    assert_int_equal(tr_ring_add_key(r, k2, T0 + 1000), 0);
+    assert_int_equal(seal_now(r), 0);
+    /* No limit: 0. */
+    c = (T0 + 100000) * 1000;
+    assert_int_equal(tr_ring_set_max_encrypt_age(r, 0), 0);
+    assert_int_equal(seal_now(r), 0);
+    tr_ring_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_lifetime_and_now),
         cmocka_unit_test(test_binding),
+        cmocka_unit_test(test_max_encrypt_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
