@@ -380,11 +380,7 @@ int tr_openssl_attach(SSL_CTX *ctx, tr_ring *ring, const char *node_id)
 
     old = SSL_CTX_get_ex_data(ctx, ctx_index);
     if (!SSL_CTX_set_ex_data(ctx, ctx_index, att) ||
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-        !SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tri_ossl_ticket_key_cb) ||
-#else
-        !SSL_CTX_set_tlsext_ticket_key_cb(ctx, tri_ossl_ticket_key_cb) ||
-#endif
+        !tri_ossl_set_ticket_key_cb(ctx, 1) ||
         !SSL_CTX_set_session_ticket_cb(ctx, generate_cb, decrypt_cb, att) ||
         !SSL_CTX_set_session_id_context(ctx, session_id_context,
                                         sizeof(session_id_context) - 1)) {
@@ -407,11 +403,7 @@ int tr_openssl_detach(SSL_CTX *ctx)
     att = attachment_of(ctx);
     if (att == NULL)
         return 0;
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, NULL);
-#else
-    SSL_CTX_set_tlsext_ticket_key_cb(ctx, NULL);
-#endif
+    tri_ossl_set_ticket_key_cb(ctx, 0);
     SSL_CTX_set_session_ticket_cb(ctx, NULL, NULL, NULL);
     SSL_CTX_set_client_hello_cb(ctx, NULL, NULL);
     SSL_CTX_set_ex_data(ctx, ctx_index, NULL);

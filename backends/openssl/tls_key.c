@@ -1,3 +1,6 @@
+/* Uses the HMAC_CTX ticket interface on purpose (tls_key.h). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include "tls_key.h"
 
 #include <pthread.h>
@@ -22,6 +25,9 @@ _Static_assert(TR_KEY_NAME_BYTES + HMAC_KEY_BYTES + AES_KEY_BYTES == TR_KEY_BYTE
 struct tri_ossl_key {
     EVP_CIPHER_CTX *enc; /* keyed, no IV yet; only ever copied from */
     EVP_CIPHER_CTX *dec;
+#ifdef TRI_OSSL_HAVE_LEGACY_CB
+    HMAC_CTX *hmac; /* keyed; only ever copied from */
+#endif
     uint8_t hmac_key[HMAC_KEY_BYTES];
 };
 
@@ -56,6 +62,9 @@ void tri_ossl_tls_key_free(void *state)
         return;
     EVP_CIPHER_CTX_free(k->enc); /* cleanses the key schedule */
     EVP_CIPHER_CTX_free(k->dec);
+#ifdef TRI_OSSL_HAVE_LEGACY_CB
+    HMAC_CTX_free(k->hmac); /* cleanses the padded keys */
+#endif
     OPENSSL_clear_free(k, sizeof(*k));
 }
 
@@ -78,6 +87,11 @@ int tri_ossl_tls_key_new(const uint8_t key[TR_KEY_BYTES], void **state)
     ok = k->enc != NULL && k->dec != NULL &&
          EVP_EncryptInit_ex(k->enc, alg, NULL, aes, NULL) == 1 &&
          EVP_DecryptInit_ex(k->dec, alg, NULL, aes, NULL) == 1;
+#ifdef TRI_OSSL_HAVE_LEGACY_CB
+    k->hmac = ok ? HMAC_CTX_new() : NULL;
+    ok = k->hmac != NULL && HMAC_Init_ex(k->hmac, key + TR_KEY_NAME_BYTES, HMAC_KEY_BYTES,
+                                         EVP_sha256(), NULL) == 1;
+#endif
     ERR_pop_to_mark();
     if (!ok) {
         tri_ossl_tls_key_free(k);
@@ -89,28 +103,36 @@ int tri_ossl_tls_key_new(const uint8_t key[TR_KEY_BYTES], void **state)
 }
 
 int tri_ossl_tls_key_install(const void *state, int enc, const uint8_t iv[TRI_OSSL_IV_BYTES],
-                             EVP_CIPHER_CTX *ctx, tri_ossl_mac_ctx *hctx)
+                             EVP_CIPHER_CTX *ctx, void *mac, int legacy)
 {
     const struct tri_ossl_key *k = state;
     int ok;
 
     if (k == NULL)
         return TR_E_CRYPTO;
-    /* Concurrent copies only read the source context. */
+    /* Concurrent copies only read the source contexts. */
     ok = EVP_CIPHER_CTX_copy(ctx, enc ? k->enc : k->dec) == 1 &&
          EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc) == 1;
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    if (ok) {
-        /* OpenSSL hands us a fresh MAC context per ticket and 3.0 has no
+    if (!ok)
+        return TR_E_CRYPTO;
+    if (legacy) {
+#ifdef TRI_OSSL_HAVE_LEGACY_CB
+        ok = HMAC_CTX_copy(mac, k->hmac) == 1;
+#else
+        ok = 0;
+#endif
+    } else {
+#ifdef TRI_OSSL_HAVE_EVP_CB
+        /* OpenSSL hands over a fresh MAC context per ticket and 3.0 has no
          * way to copy a keyed one into it: the HMAC is keyed here. */
         char digest[] = "SHA256";
         OSSL_PARAM params[2];
         params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
         params[1] = OSSL_PARAM_construct_end();
-        ok = EVP_MAC_init(hctx, k->hmac_key, HMAC_KEY_BYTES, params) == 1;
-    }
+        ok = EVP_MAC_init(mac, k->hmac_key, HMAC_KEY_BYTES, params) == 1;
 #else
-    ok = ok && HMAC_Init_ex(hctx, k->hmac_key, HMAC_KEY_BYTES, EVP_sha256(), NULL) == 1;
+        ok = 0;
 #endif
+    }
     return ok ? 0 : TR_E_CRYPTO;
 }

@@ -118,6 +118,7 @@ static void run(int version)
         assert_int_equal(tr_ring_load(w.rings[i], w.keyfile, &line), 0);
         w.ctx[i] = tu_tls_server_ctx(&w.id, "http/1.1");
         assert_non_null(w.ctx[i]);
+        tu_ticket_cb_from_env();
         assert_int_equal(tr_openssl_attach(w.ctx[i], w.rings[i], id), 0);
     }
     assert_int_equal(tr_ring_fingerprint(w.rings[0], fp0, sizeof(fp0)), 0);

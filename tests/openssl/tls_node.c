@@ -1,5 +1,6 @@
 #define TU_TLS_WITH_RING 1
 #include "tls_util.h"
+#include "ticket_key_cb.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -56,6 +57,12 @@ int64_t tu_node_clock(void *arg)
     return *(const int64_t *)arg;
 }
 
+void tu_ticket_cb_from_env(void)
+{
+    const char *cb = getenv("TR_TEST_TICKET_CB");
+    tri_ossl_ticket_cb_evp_only = cb != NULL && strcmp(cb, "evp") == 0;
+}
+
 int tu_node_init(struct tu_node *n, const struct tu_tls_identity *ident, const char *keyfile,
                  const char *id, int64_t now_ms, const struct tu_node_policy *policy,
                  const char *alpn_csv)
@@ -84,6 +91,7 @@ int tu_node_init(struct tu_node *n, const struct tu_tls_identity *ident, const c
     n->ctx = tu_tls_server_ctx(ident, alpn_csv);
     if (n->ctx == NULL)
         goto fail;
+    tu_ticket_cb_from_env();
     rc = tr_openssl_attach(n->ctx, n->ring, id);
     if (rc != 0) {
         fprintf(stderr, "tls_node %s: attach: %s\n", n->id, tr_strerror(rc));

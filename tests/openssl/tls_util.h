@@ -116,6 +116,12 @@ struct tu_node_policy {
 /* The fake clock every node uses: arg points to an int64_t of milliseconds. */
 int64_t tu_node_clock(void *arg);
 
+/* TR_TEST_TICKET_CB=evp in the environment makes tr_openssl_attach() install
+ * the EVP_MAC ticket callback instead of the HMAC_CTX one, so every glue
+ * test runs through both interfaces (tests/openssl/meson.build). Called by
+ * tu_node_init(); call it before attaching in tests that attach directly. */
+void tu_ticket_cb_from_env(void);
+
 /* Write a key file with one random key per activation time (seconds), in
  * a fresh private temp directory; returns the malloc'd path or NULL.
  * Remove it with tu_keyfile_free(). */
