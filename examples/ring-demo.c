@@ -234,6 +234,10 @@ static int node_main(const char *name, FILE *in, FILE *out)
         rc = tr_ring_set_log(ring, node_log, (void *)name);
     if (rc == 0)
         rc = tr_ring_set_skew(ring, SKEW);
+    /* The simulated clock starts at 0 and is set from the file's own times
+     * after loading it: no activation horizon (it is relative to now). */
+    if (rc == 0)
+        rc = tr_ring_set_activation_horizon(ring, 0);
     if (rc != 0) {
         fprintf(stderr, "node %s: no ring: %s\n", name, tr_strerror(rc));
         return 1;

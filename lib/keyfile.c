@@ -1,29 +1,22 @@
 /*
- * Key files, format version 1 (docs/key-file-format.md).
+ * Key files, format versions 1 and 2 (docs/key-file-format.md).
  *
  * The parser is strict on purpose: one canonical spelling per key means
  * byte-identical files from every writer, and no tolerance that a later
  * version would have to keep. This module never logs; the ring does, with
- * the line number and the static reason returned here.
+ * the line number and the static reason returned here. Reading and writing
+ * files is keyfile_io.c's.
  */
-#define _GNU_SOURCE /* mkostemp() */
-
 #include "keyfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h> /* rename() */
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "secure.h"
 
 #define KF_MAX_LINE 256 /* bytes, without the '\n' */
 #define KF_MAX_ACTIVATION (UINT64_C(1) << 62)
 #define KF_ACTIVATION_DIGITS 19 /* strlen("4611686018427387904") */
+#define KF_SERIAL_DIGITS 20     /* strlen("18446744073709551615") */
 #define KF_SECRET_BYTES (TR_KEY_BYTES - TR_KEY_NAME_BYTES)
 #define KF_HMAC_BYTES 32
 #define KF_AES_BYTES 32
@@ -33,12 +26,22 @@
 
 static const char kf_comment[] =
     "# libticketring key file (docs/key-file-format.md): secret, keep it mode 0600\n";
-static const char kf_header[] = "ticketring-keys 1\n";
+static const char kf_header_v1[] = "ticketring-keys 1\n";
+static const char kf_header_v2[] = "ticketring-keys 2\n";
+static const char kf_cluster_prefix[] = "cluster ";
+static const char kf_serial_prefix[] = "serial ";
 static const char kf_key_prefix[] = "key ";
+static const char kf_pending[] = "pending";
+static const char kf_revoked[] = " revoked";
 static const char kf_checksum_prefix[] = "checksum sha256 ";
 
-#define KF_KEY_LINE_MAX \
-    (sizeof kf_key_prefix - 1 + KF_NAME_HEX + 1 + KF_ACTIVATION_DIGITS + 1 + KF_SECRET_HEX + 1)
+/* The longest key line: the widest activation ("pending" is shorter) and
+ * the revoked mark. */
+#define KF_KEY_LINE_MAX                                                           \
+    (sizeof kf_key_prefix - 1 + KF_NAME_HEX + 1 + KF_ACTIVATION_DIGITS + 1 +      \
+     KF_SECRET_HEX + sizeof kf_revoked - 1 + 1)
+#define KF_CLUSTER_LINE_MAX (sizeof kf_cluster_prefix - 1 + TRI_CLUSTER_MAX + 1)
+#define KF_SERIAL_LINE_MAX (sizeof kf_serial_prefix - 1 + KF_SERIAL_DIGITS + 1)
 #define KF_CHECKSUM_LINE (sizeof kf_checksum_prefix - 1 + KF_DIGEST_HEX + 1)
 
 /* ---- constant-time hex ------------------------------------------------- */
@@ -91,7 +94,7 @@ struct kf_field {
     size_t len;
 };
 
-#define KF_MAX_FIELDS 4
+#define KF_MAX_FIELDS 5 /* key <name> <activation> <secret> revoked */
 
 /* Split a line on single spaces into at most KF_MAX_FIELDS fields. Returns
  * the number of fields, KF_MAX_FIELDS + 1 when there are more, or -1 when
@@ -122,14 +125,20 @@ static int field_is(const struct kf_field *f, const char *s)
     return f->len == n && memcmp(f->p, s, n) == 0;
 }
 
+static int all_digits(const struct kf_field *f)
+{
+    for (size_t i = 0; i < f->len; i++)
+        if (f->p[i] < '0' || f->p[i] > '9')
+            return 0;
+    return 1;
+}
+
 /* Canonical decimal: no sign, no leading zero, 0..2^62. */
 static const char *parse_activation(const struct kf_field *f, int64_t *out)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < f->len; i++) {
-        if (f->p[i] < '0' || f->p[i] > '9')
-            return "activation time: expected decimal Unix seconds (no sign)";
-    }
+    if (!all_digits(f))
+        return "activation time: expected decimal Unix seconds (no sign)";
     if (f->len > 1 && f->p[0] == '0')
         return "activation time: leading zero";
     if (f->len > KF_ACTIVATION_DIGITS)
@@ -142,33 +151,285 @@ static const char *parse_activation(const struct kf_field *f, int64_t *out)
     return NULL;
 }
 
-#define KEY_SYNTAX "key line: expected 'key <name> <activation> <secret>'"
-
-int tri_keyfile_parse(const tr_crypto *c, const char *buf, size_t len,
-                      struct tri_keyfile_entry *out, uint32_t max, uint32_t *n,
-                      uint32_t *err_line, const char **why)
+/* Canonical decimal, 1..2^64-1: 0 would read as "no serial" (a version-1
+ * file, or a ring that never held a version-2 file). */
+static const char *parse_serial(const struct kf_field *f, uint64_t *out)
 {
-    /* The format caps a file at TR_RING_MAX_KEYS whatever the caller's
-     * array can hold; entries past `limit` are never written. */
-    const uint32_t limit = max < TR_RING_MAX_KEYS ? max : TR_RING_MAX_KEYS;
+    uint64_t v = 0;
+    if (!all_digits(f))
+        return "serial: expected a decimal number (no sign)";
+    if (f->len > 1 && f->p[0] == '0')
+        return "serial: leading zero";
+    if (f->len > KF_SERIAL_DIGITS)
+        return "serial: out of range (1..18446744073709551615)";
+    for (size_t i = 0; i < f->len; i++) {
+        uint64_t d = (uint64_t)(f->p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10u)
+            return "serial: out of range (1..18446744073709551615)";
+        v = v * 10u + d;
+    }
+    if (v == 0)
+        return "serial: must be at least 1 (0 means no serial)";
+    *out = v;
+    return NULL;
+}
+
+static int cluster_chars_valid(const char *p, size_t len)
+{
+    if (len < 1 || len > TRI_CLUSTER_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int tri_cluster_valid(const char *s)
+{
+    return s != NULL && cluster_chars_valid(s, strnlen(s, TRI_CLUSTER_MAX + 1));
+}
+
+/* The parser's state between lines. */
+struct kf_parse {
+    const tr_crypto *c;
+    const char *buf;
+    int64_t max_activation;
+    struct tri_keyfile_entry *out;
+    uint32_t limit; /* entries `out` may receive */
+    uint32_t count;
+    uint32_t line;
+    struct tri_keyfile_info info;
+    int have_header, have_serial, have_checksum;
+    /* The first key fault (zero, repeated, too many, too far ahead),
+     * reported only if the file is otherwise intact: a corrupted file is
+     * reported as corrupted. */
+    int key_rc;
+    uint32_t key_line;
+    const char *key_why;
     uint8_t key[TR_KEY_BYTES];
     uint8_t digest[TRI_SHA256_BYTES];
     uint8_t expect[TRI_SHA256_BYTES];
+};
+
+#define HEADER_SYNTAX "header: expected 'ticketring-keys 1' or 'ticketring-keys 2'"
+#define KEY_SYNTAX_V1 "key line: expected 'key <name> <activation> <secret>'"
+#define KEY_SYNTAX_V2 "key line: expected 'key <name> <activation|pending> <secret> [revoked]'"
+#define NEEDS_SERIAL "missing serial line: version 2 needs 'serial <number>' before the keys"
+
+/* Each line handler returns 0 or a TR_E_* code with *why set. */
+
+static int fault(const char **why, const char *reason, int rc)
+{
+    *why = reason;
+    return rc;
+}
+
+static int syntax(const char **why, const char *reason)
+{
+    return fault(why, reason, TR_E_KEYFILE_SYNTAX);
+}
+
+static int on_header(struct kf_parse *p, const struct kf_field *f, int nf, const char **why)
+{
+    if (p->have_header)
+        return syntax(why, "header repeated");
+    if (nf < 2)
+        return syntax(why, HEADER_SYNTAX);
+    if (field_is(&f[1], "1"))
+        p->info.version = 1;
+    else if (field_is(&f[1], "2"))
+        p->info.version = 2;
+    else
+        return syntax(why, "unsupported version");
+    if (nf != 2)
+        return syntax(why, HEADER_SYNTAX);
+    p->have_header = 1;
+    return 0;
+}
+
+static int on_cluster(struct kf_parse *p, const struct kf_field *f, int nf, const char **why)
+{
+    if (p->info.version < 2)
+        return syntax(why, "cluster line: only in version 2 files");
+    if (p->info.cluster_line != 0)
+        return syntax(why, "cluster line repeated");
+    if (p->have_serial)
+        return syntax(why, "cluster line after the serial line: the cluster comes first");
+    if (nf != 2)
+        return syntax(why, "cluster line: expected 'cluster <id>'");
+    if (!cluster_chars_valid(f[1].p, f[1].len))
+        return syntax(why, "cluster id: expected 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    memcpy(p->info.cluster, f[1].p, f[1].len);
+    p->info.cluster[f[1].len] = '\0';
+    p->info.cluster_line = p->line;
+    return 0;
+}
+
+static int on_serial(struct kf_parse *p, const struct kf_field *f, int nf, const char **why)
+{
+    if (p->info.version < 2)
+        return syntax(why, "serial line: only in version 2 files");
+    if (p->have_serial)
+        return syntax(why, "serial line repeated");
+    if (nf != 2)
+        return syntax(why, "serial line: expected 'serial <number>'");
+    *why = parse_serial(&f[1], &p->info.serial);
+    if (*why != NULL)
+        return TR_E_KEYFILE_SYNTAX;
+    p->have_serial = 1;
+    p->info.serial_line = p->line;
+    return 0;
+}
+
+/* Remember the first key fault; the key itself is checked only while no
+ * fault has been seen. */
+static void key_fault(struct kf_parse *p, int rc, const char *why)
+{
+    p->key_rc = rc;
+    p->key_why = why;
+    p->key_line = p->line;
+}
+
+static void check_key(struct kf_parse *p, int64_t activation)
+{
+    const uint8_t *k = p->key;
+
+    if (p->count >= p->limit)
+        key_fault(p, TR_E_TOO_MANY_KEYS, "too many keys (at most 64)");
+    else if (tri_ct_is_zero(k, TR_KEY_NAME_BYTES))
+        key_fault(p, TR_E_KEY_ZERO, "all-zero key name");
+    else if (tri_ct_is_zero(k + TR_KEY_NAME_BYTES, KF_HMAC_BYTES))
+        key_fault(p, TR_E_KEY_ZERO, "all-zero HMAC secret");
+    else if (tri_ct_is_zero(k + TR_KEY_NAME_BYTES + KF_HMAC_BYTES, KF_AES_BYTES))
+        key_fault(p, TR_E_KEY_ZERO, "all-zero AES key");
+    if (p->key_rc != 0)
+        return;
+    for (uint32_t i = 0; i < p->count; i++) {
+        if (tri_ct_equal(p->out[i].key, k, TR_KEY_NAME_BYTES)) {
+            key_fault(p, TR_E_KEY_DUPLICATE, "repeated key name");
+            return;
+        }
+    }
+    if (activation != TR_ACTIVATION_PENDING && activation > p->max_activation)
+        key_fault(p, TR_E_KEY_ACTIVATION,
+                  "activation time beyond the activation horizon (milliseconds "
+                  "written as seconds?)");
+}
+
+static int on_key(struct kf_parse *p, const struct kf_field *f, int nf, const char **why)
+{
+    const int v2 = p->info.version == 2;
+    int64_t activation = 0;
+    uint32_t flags = 0;
+
+    if (v2 && !p->have_serial)
+        return syntax(why, NEEDS_SERIAL);
+    if (nf != 4 && !(v2 && nf == 5))
+        return syntax(why, v2 ? KEY_SYNTAX_V2 : KEY_SYNTAX_V1);
+    if (f[1].len != KF_NAME_HEX || !hex_decode(p->key, f[1].p, TR_KEY_NAME_BYTES))
+        return syntax(why, "key name: expected 32 lowercase hex digits");
+    if (field_is(&f[2], kf_pending)) {
+        if (!v2)
+            return syntax(why, "activation time: 'pending' only in version 2 files");
+        activation = TR_ACTIVATION_PENDING;
+    } else {
+        *why = parse_activation(&f[2], &activation);
+        if (*why != NULL)
+            return TR_E_KEYFILE_SYNTAX;
+    }
+    if (f[3].len != KF_SECRET_HEX ||
+        !hex_decode(p->key + TR_KEY_NAME_BYTES, f[3].p, KF_SECRET_BYTES))
+        return syntax(why, "key secret: expected 128 lowercase hex digits");
+    if (nf == 5) {
+        if (!field_is(&f[4], kf_revoked + 1))
+            return syntax(why, "key line: expected 'revoked' or nothing after the secret");
+        flags = TRI_KEY_REVOKED;
+    }
+    if (p->key_rc == 0)
+        check_key(p, activation);
+    if (p->key_rc == 0) {
+        memcpy(p->out[p->count].key, p->key, TR_KEY_BYTES);
+        p->out[p->count].activation = activation;
+        p->out[p->count].flags = flags;
+        p->count++;
+    }
+    tri_wipe(p->key, sizeof p->key);
+    return 0;
+}
+
+/* `pos`: the checksum line's offset, i.e. how many bytes it covers. */
+static int on_checksum(struct kf_parse *p, const struct kf_field *f, int nf, size_t pos,
+                       const char **why)
+{
+    int rc;
+
+    if (nf != 3)
+        return syntax(why, "checksum line: expected 'checksum sha256 <64 hex digits>'");
+    if (!field_is(&f[1], "sha256"))
+        return syntax(why, "unsupported checksum algorithm");
+    if (f[2].len != KF_DIGEST_HEX || !hex_decode(p->expect, f[2].p, TRI_SHA256_BYTES))
+        return syntax(why, "checksum line: expected 64 lowercase hex digits");
+    if (p->info.version == 2 && !p->have_serial)
+        return syntax(why, NEEDS_SERIAL);
+    rc = p->c->sha256((const uint8_t *)p->buf, pos, p->digest);
+    if (rc != 0) {
+        p->line = 0; /* not the file's fault */
+        return fault(why, "checksum could not be computed", rc);
+    }
+    if (!tri_ct_equal(p->digest, p->expect, sizeof p->digest))
+        return fault(why, "checksum mismatch: file corrupted or edited",
+                     TR_E_KEYFILE_INTEGRITY);
+    p->have_checksum = 1;
+    return 0;
+}
+
+/* One line that is neither blank nor a comment, without its '\n'. */
+static int on_line(struct kf_parse *p, const char *s, size_t ll, size_t pos, const char **why)
+{
     struct kf_field f[KF_MAX_FIELDS];
-    size_t pos = 0;
-    uint32_t line = 0, count = 0;
-    int have_header = 0, have_checksum = 0;
-    /* The first key fault (zero, repeated, too many), reported only if the
-     * file is otherwise intact: a corrupted file is reported as corrupted. */
-    int key_rc = 0;
-    uint32_t key_line = 0;
-    const char *key_why = NULL;
-    int rc = 0;
-    uint32_t bad_line = 0;
+    int nf;
+
+    if (s[0] == ' ' || s[0] == '\t' || s[ll - 1] == ' ' || s[ll - 1] == '\t')
+        return syntax(why, "space or tab at the start or end of a line");
+    nf = split_fields(s, ll, f);
+    if (nf < 0)
+        return syntax(why, "fields must be separated by exactly one space");
+    if (field_is(&f[0], "ticketring-keys"))
+        return on_header(p, f, nf, why);
+    if (!p->have_header)
+        return syntax(why, "missing header: the first line that is not a comment must be "
+                           "'ticketring-keys 1' or 'ticketring-keys 2'");
+    if (field_is(&f[0], "key"))
+        return on_key(p, f, nf, why);
+    if (field_is(&f[0], "checksum"))
+        return on_checksum(p, f, nf, pos, why);
+    if (field_is(&f[0], "cluster"))
+        return on_cluster(p, f, nf, why);
+    if (field_is(&f[0], "serial"))
+        return on_serial(p, f, nf, why);
+    return syntax(why, p->info.version == 2 ? "unknown line: expected 'cluster', 'serial', "
+                                              "'key', 'checksum' or a '#' comment"
+                                            : "unknown line: expected 'key', 'checksum' or a "
+                                              "'#' comment");
+}
+
+int tri_keyfile_parse(const tr_crypto *c, const char *buf, size_t len,
+                      int64_t max_activation, struct tri_keyfile_entry *out, uint32_t max,
+                      uint32_t *n, struct tri_keyfile_info *info, uint32_t *err_line,
+                      const char **why)
+{
+    struct kf_parse p;
     const char *reason = NULL;
+    size_t pos = 0;
+    int rc = 0;
 
     if (n != NULL)
         *n = 0;
+    if (info != NULL)
+        memset(info, 0, sizeof *info);
     if (err_line != NULL)
         *err_line = 0;
     if (why != NULL)
@@ -177,170 +438,108 @@ int tri_keyfile_parse(const tr_crypto *c, const char *buf, size_t len,
         (out == NULL && max != 0))
         return TR_E_INVAL;
 
-#define FAIL(code, at, text) \
-    do {                     \
-        rc = (code);         \
-        bad_line = (at);     \
-        reason = (text);     \
-        goto fail;           \
-    } while (0)
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    p.buf = buf;
+    p.max_activation = max_activation;
+    p.out = out;
+    /* The format caps a file at TR_RING_MAX_KEYS whatever the caller's
+     * array can hold; entries past `limit` are never written. */
+    p.limit = max < TR_RING_MAX_KEYS ? max : TR_RING_MAX_KEYS;
 
-    if (len > TRI_KEYFILE_MAX_BYTES)
-        FAIL(TR_E_KEYFILE_SYNTAX, 0, "file larger than 65536 bytes");
-
+    if (len > TRI_KEYFILE_MAX_BYTES) {
+        rc = TR_E_KEYFILE_SYNTAX;
+        reason = "file larger than 65536 bytes";
+        goto fail;
+    }
     while (pos < len) {
-        const char *p = buf + pos;
+        const char *s = buf + pos;
         size_t rest = len - pos;
-        const char *nl = memchr(p, '\n', rest < KF_MAX_LINE + 1 ? rest : KF_MAX_LINE + 1);
+        const char *nl = memchr(s, '\n', rest < KF_MAX_LINE + 1 ? rest : KF_MAX_LINE + 1);
         size_t ll;
-        int nf;
 
-        line++;
-        if (have_checksum)
-            FAIL(TR_E_KEYFILE_SYNTAX, line, "data after the checksum line");
+        p.line++;
+        rc = TR_E_KEYFILE_SYNTAX;
+        if (p.have_checksum) {
+            reason = "data after the checksum line";
+            goto fail;
+        }
         if (nl == NULL) {
-            if (rest > KF_MAX_LINE)
-                FAIL(TR_E_KEYFILE_SYNTAX, line, "line longer than 256 bytes");
-            FAIL(TR_E_KEYFILE_INTEGRITY, line, "last line has no newline: file truncated");
-        }
-        ll = (size_t)(nl - p);
-        if (memchr(p, '\r', ll) != NULL)
-            FAIL(TR_E_KEYFILE_SYNTAX, line,
-                 "carriage return: lines must end with \\n only (CRLF line endings?)");
-        if (memchr(p, '\0', ll) != NULL)
-            FAIL(TR_E_KEYFILE_SYNTAX, line, "NUL byte");
-        if (ll == 0 || p[0] == '#') {
-            pos += ll + 1;
-            continue;
-        }
-        if (p[0] == ' ' || p[0] == '\t' || p[ll - 1] == ' ' || p[ll - 1] == '\t')
-            FAIL(TR_E_KEYFILE_SYNTAX, line, "space or tab at the start or end of a line");
-        nf = split_fields(p, ll, f);
-        if (nf < 0)
-            FAIL(TR_E_KEYFILE_SYNTAX, line, "fields must be separated by exactly one space");
-
-        if (field_is(&f[0], "ticketring-keys")) {
-            if (have_header)
-                FAIL(TR_E_KEYFILE_SYNTAX, line, "header repeated");
-            if (nf < 2)
-                FAIL(TR_E_KEYFILE_SYNTAX, line, "header: expected 'ticketring-keys 1'");
-            if (!field_is(&f[1], "1"))
-                FAIL(TR_E_KEYFILE_SYNTAX, line, "unsupported version");
-            if (nf != 2)
-                FAIL(TR_E_KEYFILE_SYNTAX, line, "header: expected 'ticketring-keys 1'");
-            have_header = 1;
-        } else if (!have_header) {
-            FAIL(TR_E_KEYFILE_SYNTAX, line,
-                 "missing header: the first line that is not a comment must be 'ticketring-keys 1'");
-        } else if (field_is(&f[0], "key")) {
-            int64_t activation = 0;
-            const char *bad;
-
-            if (nf != 4)
-                FAIL(TR_E_KEYFILE_SYNTAX, line, KEY_SYNTAX);
-            if (f[1].len != KF_NAME_HEX || !hex_decode(key, f[1].p, TR_KEY_NAME_BYTES))
-                FAIL(TR_E_KEYFILE_SYNTAX, line, "key name: expected 32 lowercase hex digits");
-            bad = parse_activation(&f[2], &activation);
-            if (bad != NULL)
-                FAIL(TR_E_KEYFILE_SYNTAX, line, bad);
-            if (f[3].len != KF_SECRET_HEX ||
-                !hex_decode(key + TR_KEY_NAME_BYTES, f[3].p, KF_SECRET_BYTES))
-                FAIL(TR_E_KEYFILE_SYNTAX, line,
-                     "key secret: expected 128 lowercase hex digits");
-
-            if (key_rc == 0) {
-                if (count >= limit) {
-                    key_rc = TR_E_TOO_MANY_KEYS;
-                    key_why = "too many keys (at most 64)";
-                } else if (tri_ct_is_zero(key, TR_KEY_NAME_BYTES)) {
-                    key_rc = TR_E_KEY_ZERO;
-                    key_why = "all-zero key name";
-                } else if (tri_ct_is_zero(key + TR_KEY_NAME_BYTES, KF_HMAC_BYTES)) {
-                    key_rc = TR_E_KEY_ZERO;
-                    key_why = "all-zero HMAC secret";
-                } else if (tri_ct_is_zero(key + TR_KEY_NAME_BYTES + KF_HMAC_BYTES,
-                                          KF_AES_BYTES)) {
-                    key_rc = TR_E_KEY_ZERO;
-                    key_why = "all-zero AES key";
-                } else {
-                    for (uint32_t i = 0; i < count; i++) {
-                        if (tri_ct_equal(out[i].key, key, TR_KEY_NAME_BYTES)) {
-                            key_rc = TR_E_KEY_DUPLICATE;
-                            key_why = "repeated key name";
-                            break;
-                        }
-                    }
-                }
-                if (key_rc != 0)
-                    key_line = line;
+            if (rest > KF_MAX_LINE) {
+                reason = "line longer than 256 bytes";
+            } else {
+                rc = TR_E_KEYFILE_INTEGRITY;
+                reason = "last line has no newline: file truncated";
             }
-            if (key_rc == 0) {
-                memcpy(out[count].key, key, TR_KEY_BYTES);
-                out[count].activation = activation;
-                count++;
-            }
-            tri_wipe(key, sizeof key);
-        } else if (field_is(&f[0], "checksum")) {
-            if (nf != 3)
-                FAIL(TR_E_KEYFILE_SYNTAX, line,
-                     "checksum line: expected 'checksum sha256 <64 hex digits>'");
-            if (!field_is(&f[1], "sha256"))
-                FAIL(TR_E_KEYFILE_SYNTAX, line, "unsupported checksum algorithm");
-            if (f[2].len != KF_DIGEST_HEX || !hex_decode(expect, f[2].p, TRI_SHA256_BYTES))
-                FAIL(TR_E_KEYFILE_SYNTAX, line,
-                     "checksum line: expected 64 lowercase hex digits");
-            rc = c->sha256((const uint8_t *)buf, pos, digest);
-            if (rc != 0)
-                FAIL(rc, 0, "checksum could not be computed");
-            if (!tri_ct_equal(digest, expect, sizeof digest))
-                FAIL(TR_E_KEYFILE_INTEGRITY, line,
-                     "checksum mismatch: file corrupted or edited");
-            have_checksum = 1;
-        } else {
-            FAIL(TR_E_KEYFILE_SYNTAX, line,
-                 "unknown line: expected 'key', 'checksum' or a '#' comment");
+            goto fail;
         }
+        ll = (size_t)(nl - s);
+        if (memchr(s, '\r', ll) != NULL) {
+            reason = "carriage return: lines must end with \\n only (CRLF line endings?)";
+            goto fail;
+        }
+        if (memchr(s, '\0', ll) != NULL) {
+            reason = "NUL byte";
+            goto fail;
+        }
+        rc = 0;
+        if (ll != 0 && s[0] != '#')
+            rc = on_line(&p, s, ll, pos, &reason);
+        if (rc != 0)
+            goto fail;
         pos += ll + 1;
     }
 
     /* Faults at the end name the line where the missing one was expected. */
-    if (!have_header)
-        FAIL(TR_E_KEYFILE_SYNTAX, line + 1,
-             line == 0 ? "empty file: missing header 'ticketring-keys 1'"
-                       : "missing header 'ticketring-keys 1'");
-    if (!have_checksum)
-        FAIL(TR_E_KEYFILE_INTEGRITY, line + 1, "missing checksum line: file truncated");
-    if (key_rc != 0)
-        FAIL(key_rc, key_line, key_why);
-#undef FAIL
+    p.line++;
+    if (!p.have_header) {
+        rc = TR_E_KEYFILE_SYNTAX;
+        reason = p.line == 1 ? "empty file: missing header 'ticketring-keys <version>'"
+                             : "missing header 'ticketring-keys <version>'";
+        goto fail;
+    }
+    if (!p.have_checksum) {
+        rc = TR_E_KEYFILE_INTEGRITY;
+        reason = "missing checksum line: file truncated";
+        goto fail;
+    }
+    if (p.key_rc != 0) {
+        rc = p.key_rc;
+        reason = p.key_why;
+        p.line = p.key_line;
+        goto fail;
+    }
 
-    tri_wipe(digest, sizeof digest);
-    *n = count;
+    *n = p.count;
+    if (info != NULL)
+        *info = p.info;
+    tri_wipe(&p, sizeof p);
     return 0;
 
 fail:
-    tri_wipe(key, sizeof key);
-    tri_wipe(digest, sizeof digest);
     if (out != NULL)
-        tri_wipe(out, (size_t)limit * sizeof *out);
+        tri_wipe(out, (size_t)p.limit * sizeof *out);
     if (err_line != NULL)
-        *err_line = bad_line;
+        *err_line = p.line;
     if (why != NULL)
         *why = reason;
+    tri_wipe(&p, sizeof p);
     return rc;
 }
 
 /* ---- formatting -------------------------------------------------------- */
 
 /*
- * The activation time is plain decimal (no leading zeros), so a key line's
- * length depends on it: this is the size with every activation at its widest
- * (19 digits), an upper bound that tri_keyfile_format() checks `cap` against
- * regardless of the values, and *len reports the exact length written.
+ * Activation times and serials are plain decimal (no leading zeros), so
+ * line lengths depend on them: this is the size with every line at its
+ * widest in either version, an upper bound that tri_keyfile_format() checks
+ * `cap` against regardless of the values; *len reports the exact length
+ * written.
  */
 size_t tri_keyfile_size(uint32_t n)
 {
-    const size_t fixed = sizeof kf_comment - 1 + sizeof kf_header - 1 + KF_CHECKSUM_LINE;
+    const size_t fixed = sizeof kf_comment - 1 + sizeof kf_header_v2 - 1 +
+                         KF_CLUSTER_LINE_MAX + KF_SERIAL_LINE_MAX + KF_CHECKSUM_LINE;
     if ((size_t)n > (SIZE_MAX - fixed) / KF_KEY_LINE_MAX)
         return SIZE_MAX;
     return fixed + (size_t)n * KF_KEY_LINE_MAX;
@@ -365,9 +564,31 @@ static size_t put_decimal(char *dst, uint64_t v)
     return n;
 }
 
-int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_entry *e, uint32_t n,
-                       char *buf, size_t cap, size_t *len)
+/* Whatever the parser would refuse in this version is not written. */
+static int format_args_ok(uint32_t version, const struct tri_keyfile_info *info,
+                          const struct tri_keyfile_entry *e, uint32_t n)
 {
+    if (version != 1 && version != 2)
+        return 0;
+    if (version == 2 && (info->serial == 0 ||
+                         (info->cluster[0] != '\0' && !tri_cluster_valid(info->cluster))))
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((e[i].flags & ~TRI_KEY_REVOKED) != 0 || (version == 1 && e[i].flags != 0))
+            return 0;
+        if (version == 2 && e[i].activation == TR_ACTIVATION_PENDING)
+            continue;
+        if (e[i].activation < 0 || (uint64_t)e[i].activation > KF_MAX_ACTIVATION)
+            return 0;
+    }
+    return 1;
+}
+
+int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_info *info,
+                       const struct tri_keyfile_entry *e, uint32_t n, char *buf, size_t cap,
+                       size_t *len)
+{
+    const uint32_t version = info == NULL ? 1 : info->version;
     uint8_t digest[TRI_SHA256_BYTES];
     size_t need, pos = 0;
     int rc;
@@ -379,22 +600,37 @@ int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_entry *e, ui
     need = tri_keyfile_size(n);
     if (need == SIZE_MAX || cap < need)
         return TR_E_BUFFER_TOO_SMALL;
-    for (uint32_t i = 0; i < n; i++) {
-        if (e[i].activation < 0 || (uint64_t)e[i].activation > KF_MAX_ACTIVATION)
-            return TR_E_INVAL;
-    }
+    if (!format_args_ok(version, info, e, n))
+        return TR_E_INVAL;
 
     pos += put(buf + pos, kf_comment, sizeof kf_comment - 1);
-    pos += put(buf + pos, kf_header, sizeof kf_header - 1);
+    if (version == 1) {
+        pos += put(buf + pos, kf_header_v1, sizeof kf_header_v1 - 1);
+    } else {
+        pos += put(buf + pos, kf_header_v2, sizeof kf_header_v2 - 1);
+        if (info->cluster[0] != '\0') {
+            pos += put(buf + pos, kf_cluster_prefix, sizeof kf_cluster_prefix - 1);
+            pos += put(buf + pos, info->cluster, strlen(info->cluster));
+            buf[pos++] = '\n';
+        }
+        pos += put(buf + pos, kf_serial_prefix, sizeof kf_serial_prefix - 1);
+        pos += put_decimal(buf + pos, info->serial);
+        buf[pos++] = '\n';
+    }
     for (uint32_t i = 0; i < n; i++) {
         pos += put(buf + pos, kf_key_prefix, sizeof kf_key_prefix - 1);
         hex_encode(buf + pos, e[i].key, TR_KEY_NAME_BYTES);
         pos += KF_NAME_HEX;
         buf[pos++] = ' ';
-        pos += put_decimal(buf + pos, (uint64_t)e[i].activation);
+        if (e[i].activation == TR_ACTIVATION_PENDING)
+            pos += put(buf + pos, kf_pending, sizeof kf_pending - 1);
+        else
+            pos += put_decimal(buf + pos, (uint64_t)e[i].activation);
         buf[pos++] = ' ';
         hex_encode(buf + pos, e[i].key + TR_KEY_NAME_BYTES, KF_SECRET_BYTES);
         pos += KF_SECRET_HEX;
+        if (e[i].flags & TRI_KEY_REVOKED)
+            pos += put(buf + pos, kf_revoked, sizeof kf_revoked - 1);
         buf[pos++] = '\n';
     }
     rc = c->sha256((const uint8_t *)buf, pos, digest);
@@ -409,156 +645,4 @@ int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_entry *e, ui
     tri_wipe(digest, sizeof digest);
     *len = pos;
     return 0;
-}
-
-/* ---- files ------------------------------------------------------------- */
-
-int tri_keyfile_read(const char *path, char *buf, size_t cap, size_t *len)
-{
-    const size_t limit = cap < TRI_KEYFILE_MAX_BYTES ? cap : TRI_KEYFILE_MAX_BYTES;
-    struct stat st;
-    size_t got = 0;
-    int fd, rc = 0;
-
-    if (len != NULL)
-        *len = 0;
-    if (path == NULL || buf == NULL || len == NULL)
-        return TR_E_INVAL;
-
-    /* Follows symlinks on purpose (Kubernetes Secret volumes are chains of
-     * them). O_NONBLOCK so that a FIFO at the path cannot block the open;
-     * it has no effect on the regular file we go on to read. */
-    do {
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return TR_E_IO;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = TR_E_IO;
-        goto out;
-    }
-    /* Too large is a fault of the content, not of the file system. */
-    if (st.st_size > TRI_KEYFILE_MAX_BYTES) {
-        rc = TR_E_KEYFILE_SYNTAX;
-        goto out;
-    }
-    if ((size_t)st.st_size > cap) {
-        rc = TR_E_BUFFER_TOO_SMALL;
-        goto out;
-    }
-
-    for (;;) {
-        ssize_t r;
-        if (got == limit) {
-            /* Full: the file may have grown since fstat(). One more byte
-             * tells; it may be secret, so it is wiped. */
-            char extra;
-            do {
-                r = read(fd, &extra, 1);
-            } while (r < 0 && errno == EINTR);
-            tri_wipe(&extra, sizeof extra);
-            if (r < 0)
-                rc = TR_E_IO;
-            else if (r > 0)
-                rc = limit == TRI_KEYFILE_MAX_BYTES ? TR_E_KEYFILE_SYNTAX
-                                                    : TR_E_BUFFER_TOO_SMALL;
-            break;
-        }
-        r = read(fd, buf + got, limit - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = TR_E_IO;
-            break;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-
-out:
-    close(fd);
-    if (rc != 0) {
-        tri_wipe(buf, got);
-        return rc;
-    }
-    *len = got;
-    return 0;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-int tri_keyfile_write(const char *path, const char *buf, size_t len)
-{
-    char tmp[PATH_MAX];
-    char dir[PATH_MAX];
-    static const char suffix[] = ".tmp-XXXXXX";
-    const char *slash, *base;
-    size_t dir_len, base_len;
-    int fd = -1, dfd, rc = 0;
-
-    if (path == NULL || (buf == NULL && len != 0))
-        return TR_E_INVAL;
-    slash = strrchr(path, '/');
-    base = slash != NULL ? slash + 1 : path;
-    base_len = strlen(base);
-    dir_len = (size_t)(base - path); /* with its trailing '/' */
-    if (base_len == 0 || dir_len + 1 + base_len + sizeof suffix > sizeof tmp)
-        return TR_E_IO;
-
-    /* "<dir>/.<base>.tmp-XXXXXX": same directory, so rename() is atomic. */
-    memcpy(tmp, path, dir_len);
-    tmp[dir_len] = '.';
-    memcpy(tmp + dir_len + 1, base, base_len);
-    memcpy(tmp + dir_len + 1 + base_len, suffix, sizeof suffix);
-    if (slash == NULL) {
-        memcpy(dir, ".", 2);
-    } else {
-        size_t d = dir_len > 1 ? dir_len - 1 : 1; /* "/x" -> "/" */
-        memcpy(dir, path, d);
-        dir[d] = '\0';
-    }
-
-    /* mkostemp: O_RDWR | O_CREAT | O_EXCL, mode 0600, unique name. */
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        return TR_E_IO;
-    /* 0600 whatever the umask (which could have removed the owner's bits). */
-    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 || write_all(fd, buf, len) != 0 ||
-        fsync(fd) != 0)
-        goto fail;
-    rc = close(fd);
-    fd = -1;
-    if (rc != 0 || rename(tmp, path) != 0)
-        goto fail;
-
-    /* The file is in place; make the rename itself durable. Some file
-     * systems cannot fsync a directory (EINVAL): nothing more can be done
-     * there, and the rename has still happened. */
-    rc = 0;
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return TR_E_IO;
-    if (fsync(dfd) != 0 && errno != EINVAL)
-        rc = TR_E_IO;
-    close(dfd);
-    return rc;
-
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return TR_E_IO;
 }

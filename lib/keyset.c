@@ -9,6 +9,7 @@
 
 static const uint8_t subkey_info[] = "ticketring ticket v1";
 static const uint8_t fingerprint_label[] = "ticketring fingerprint v1";
+static const uint8_t fingerprint_label_v2[] = "ticketring fingerprint v2";
 
 int tri_key_subkey(const tr_crypto *c, const struct tri_key *k,
                    const uint8_t salt[TRI_SALT_BYTES], uint8_t out[TRI_AEAD_KEY_BYTES])
@@ -45,25 +46,50 @@ static void sort_keys(struct tri_key *k, uint32_t n)
 }
 
 /*
- * SHA-256 over a label and, per key in schedule order, its name, its
- * activation time and SHA-256 of its secret; the first 8 bytes in hex.
+ * The digest: SHA-256 over a label, the cluster id (when the set has one)
+ * and, per key in schedule order, its name, its activation time and
+ * SHA-256 of its secret. The fingerprint: its first 8 bytes in hex.
  * Secrets are 512 bits, so their hash reveals nothing usable; 64 bits of
- * output are plenty to tell two nodes' key sets apart.
+ * output are plenty to tell two nodes' key sets apart, and the whole digest
+ * tells whether a file holds the very keys a serial was given to.
+ *
+ * A set without a cluster id is hashed exactly as before the cluster
+ * existed (label v1), so the fingerprint of every set a version-1 file can
+ * hold never changes. A pending key's activation is TR_ACTIVATION_PENDING
+ * (2^63 - 1, beyond any dated key's 2^62) and a revoked key's has its top
+ * bit set: neither can equal the field of a live dated key, so two nodes
+ * that disagree on a key's pending or revoked state disagree on the
+ * fingerprint. The serial is not included: rewriting the same keys must not
+ * look like drift.
  */
 static int fingerprint(const tr_crypto *c, struct tri_keyset *ks)
 {
     static const char hex[] = "0123456789abcdef";
     enum { PER_KEY = TR_KEY_NAME_BYTES + 8 + TRI_SHA256_BYTES };
-    uint8_t buf[sizeof(fingerprint_label) + TR_RING_MAX_KEYS * PER_KEY];
-    uint8_t digest[TRI_SHA256_BYTES];
-    size_t len = sizeof(fingerprint_label) - 1;
+    uint8_t buf[sizeof(fingerprint_label_v2) + 1 + TRI_CLUSTER_MAX + TR_RING_MAX_KEYS * PER_KEY];
+    uint8_t *digest = ks->digest;
+    size_t cluster_len = strlen(ks->cluster);
+    size_t len;
     int rc = 0;
 
-    memcpy(buf, fingerprint_label, len);
+    if (cluster_len == 0) {
+        len = sizeof(fingerprint_label) - 1;
+        memcpy(buf, fingerprint_label, len);
+    } else {
+        /* Length-prefixed, so the id cannot run into the first key name. */
+        len = sizeof(fingerprint_label_v2) - 1;
+        memcpy(buf, fingerprint_label_v2, len);
+        buf[len++] = (uint8_t)cluster_len;
+        memcpy(buf + len, ks->cluster, cluster_len);
+        len += cluster_len;
+    }
     for (uint32_t i = 0; i < ks->n && rc == 0; i++) {
         const struct tri_key *k = &ks->keys[i];
+        uint64_t act = (uint64_t)k->activation;
+        if (k->revoked)
+            act |= UINT64_C(1) << 63;
         memcpy(buf + len, k->name, TR_KEY_NAME_BYTES);
-        tri_put_be64(buf + len + TR_KEY_NAME_BYTES, k->activation);
+        tri_put_be64(buf + len + TR_KEY_NAME_BYTES, (int64_t)act);
         rc = c->sha256(k->secret, sizeof(k->secret), buf + len + TR_KEY_NAME_BYTES + 8);
         len += PER_KEY;
     }
@@ -81,18 +107,24 @@ static int fingerprint(const tr_crypto *c, struct tri_keyset *ks)
 }
 
 int tri_keyset_build(const struct tri_env *env, const struct tri_keyfile_entry *e,
-                     uint32_t n, struct tri_keyset **out)
+                     uint32_t n, const char *cluster, struct tri_keyset **out)
 {
     struct tri_keyset *ks;
     size_t size;
     int rc = 0;
 
+    if (cluster == NULL)
+        cluster = "";
+    if (cluster[0] != '\0' && !tri_cluster_valid(cluster))
+        return TR_E_INVAL;
     if (n > TR_RING_MAX_KEYS)
         return TR_E_TOO_MANY_KEYS;
     for (uint32_t i = 0; i < n; i++) {
         /* A zero name, HMAC secret or AES key: the key file parser refuses
          * the same, so whatever a ring holds it can also save and load. */
         const uint8_t *k = e[i].key;
+        if ((e[i].flags & ~TRI_KEY_REVOKED) != 0) /* an uninitialised entry? */
+            return TR_E_INVAL;
         if (tri_ct_is_zero(k, TR_KEY_NAME_BYTES) ||
             tri_ct_is_zero(k + TR_KEY_NAME_BYTES, TRI_SECRET_BYTES / 2) ||
             tri_ct_is_zero(k + TR_KEY_NAME_BYTES + TRI_SECRET_BYTES / 2, TRI_SECRET_BYTES / 2))
@@ -108,6 +140,7 @@ int tri_keyset_build(const struct tri_env *env, const struct tri_keyfile_entry *
         return TR_E_NOMEM;
     memset(ks, 0, size);
     ks->n = n;
+    memcpy(ks->cluster, cluster, strlen(cluster) + 1);
     ks->salt_owner = tri_process_id();
     atomic_init(&ks->seal_uses, 0);
     atomic_init(&ks->overdue_logged, 0);
@@ -115,8 +148,9 @@ int tri_keyset_build(const struct tri_env *env, const struct tri_keyfile_entry *
         memcpy(ks->keys[i].name, e[i].key, TR_KEY_NAME_BYTES);
         memcpy(ks->keys[i].secret, e[i].key + TR_KEY_NAME_BYTES, TRI_SECRET_BYTES);
         ks->keys[i].activation = e[i].activation;
+        ks->keys[i].revoked = (e[i].flags & TRI_KEY_REVOKED) != 0;
     }
-    sort_keys(ks->keys, n);
+    sort_keys(ks->keys, n); /* pending keys (INT64_MAX) last */
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         struct tri_key *k = &ks->keys[i];
         rc = tri_random(env, k->seal_salt, sizeof(k->seal_salt));
@@ -146,6 +180,7 @@ void tri_keyset_entries(const struct tri_keyset *ks, struct tri_keyfile_entry *e
         memcpy(e[i].key, ks->keys[i].name, TR_KEY_NAME_BYTES);
         memcpy(e[i].key + TR_KEY_NAME_BYTES, ks->keys[i].secret, TRI_SECRET_BYTES);
         e[i].activation = ks->keys[i].activation;
+        e[i].flags = ks->keys[i].revoked ? TRI_KEY_REVOKED : 0;
     }
 }
 
@@ -171,27 +206,46 @@ int tri_keyset_find(const struct tri_keyset *ks, const uint8_t name[TR_KEY_NAME_
 
 int tri_keyset_encrypt_index(const struct tri_keyset *ks, int64_t now)
 {
-    for (uint32_t i = ks->n; i > 0; i--)
-        if (ks->keys[i - 1].activation <= now)
+    for (uint32_t i = ks->n; i > 0; i--) {
+        const struct tri_key *k = &ks->keys[i - 1];
+        if (!k->revoked && k->activation != TR_ACTIVATION_PENDING && k->activation <= now)
             return (int)(i - 1);
+    }
     return -1;
 }
 
 int32_t tri_keyset_role(const struct tri_keyset *ks, uint32_t i, int64_t now,
                         uint32_t lifetime, uint32_t skew)
 {
-    int enc = tri_keyset_encrypt_index(ks, now);
-    int64_t next_active;
+    const struct tri_key *k = &ks->keys[i];
+    uint32_t next;
 
-    if (ks->keys[i].activation > now)
+    if (k->revoked)
+        return TR_KEY_REVOKED;
+    if (k->activation == TR_ACTIVATION_PENDING || k->activation > now)
         return TR_KEY_PENDING;
-    if ((int)i == enc)
+    if ((int)i == tri_keyset_encrypt_index(ks, now))
         return TR_KEY_ENCRYPT;
-    /* Superseded: a node whose clock lags by `skew` may have sealed with it
-     * until the next key's activation + skew, and that ticket lives for
-     * `lifetime`. */
-    next_active = ks->keys[i + 1].activation;
-    if (now - next_active > (int64_t)lifetime + (int64_t)skew)
+    /* Superseded by the next key that took over encrypting: a dated key
+     * that is not revoked (a pending key never took over; a revoked one
+     * did not on the nodes that know it is revoked, so this key encrypted
+     * there until the next live key's activation). A node whose clock lags
+     * by `skew` may have sealed with this key until then + skew, and that
+     * ticket lives for `lifetime`. Such a key exists: the encrypt key is
+     * one, and it is newer than this one. */
+    for (next = i + 1; next < ks->n; next++)
+        if (!ks->keys[next].revoked && ks->keys[next].activation != TR_ACTIVATION_PENDING)
+            break;
+    if (next == ks->n)
+        return TR_KEY_DECRYPT;
+    if (now - ks->keys[next].activation > (int64_t)lifetime + (int64_t)skew)
         return TR_KEY_RETIRED;
     return TR_KEY_DECRYPT;
+}
+
+int tri_keyset_opens(const struct tri_keyset *ks, uint32_t i, int64_t now, uint32_t lifetime,
+                     uint32_t skew)
+{
+    int32_t role = tri_keyset_role(ks, i, now, lifetime, skew);
+    return role != TR_KEY_RETIRED && role != TR_KEY_REVOKED;
 }

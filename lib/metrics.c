@@ -53,17 +53,38 @@ static void hex(char *out, const uint8_t *b, size_t n)
     out[2 * n] = '\0';
 }
 
+/* Seconds until the schedule runs out without a newer key: until sealing
+ * stops at the maximum encrypt age when one is set, else until seals count
+ * as overdue at the rotation period; negative once it has. Absent when
+ * neither is set (no expectation) or no key has a date. */
+static void schedule_metrics(tr_ring *r, struct out *o, int have_newest, int64_t newest,
+                             int64_t now)
+{
+    uint32_t max_age = (uint32_t)atomic_load(&r->max_encrypt_age);
+    uint32_t period = (uint32_t)atomic_load(&r->rotation_period);
+    uint32_t limit = max_age != 0 ? max_age : period;
+
+    if (!have_newest || limit == 0)
+        return;
+    head(o, "schedule_remaining_seconds", "gauge",
+         "Seconds until the key schedule runs out unless a newer key arrives: the "
+         "newest dated key's activation plus the maximum encrypt age (then no tickets) "
+         "or, without one, the rotation period (then seals are overdue).");
+    put(o, "ticketring_schedule_remaining_seconds %" PRId64 "\n", newest + (int64_t)limit - now);
+}
+
 /* Key roles, the set's identity and its schedule, from one pinned set so
  * the lines agree with each other. */
 static void keyset_metrics(tr_ring *r, struct out *o)
 {
-    static const char *const roles[] = {"pending", "encrypt", "decrypt", "retired"};
-    uint32_t count[4] = {0, 0, 0, 0};
+    /* Indexed by TR_KEY_*. */
+    static const char *const roles[] = {"pending", "encrypt", "decrypt", "retired", "revoked"};
+    uint32_t count[5] = {0, 0, 0, 0, 0};
     char fp[TR_FINGERPRINT_HEX + 1];
     char enc_name[2 * TR_KEY_NAME_BYTES + 1] = "";
     int64_t now = tri_floor_s(tri_ring_now_ms(r));
     int64_t enc_activation = 0, newest = 0;
-    uint32_t n;
+    int have_newest = 0;
     uint32_t life = (uint32_t)atomic_load(&r->lifetime);
     uint32_t skew = (uint32_t)atomic_load(&r->skew);
     struct tri_keyset *ks;
@@ -78,9 +99,15 @@ static void keyset_metrics(tr_ring *r, struct out *o)
         hex(enc_name, ks->keys[enc].name, TR_KEY_NAME_BYTES);
         enc_activation = ks->keys[enc].activation;
     }
-    n = ks->n;
-    if (n > 0)
-        newest = ks->keys[n - 1].activation;
+    /* The newest key that will encrypt on its date: pending keys have none
+     * yet and revoked keys never will. */
+    for (uint32_t i = ks->n; i > 0 && !have_newest; i--) {
+        const struct tri_key *k = &ks->keys[i - 1];
+        if (!k->revoked && k->activation != TR_ACTIVATION_PENDING) {
+            newest = k->activation;
+            have_newest = 1;
+        }
+    }
     memcpy(fp, ks->fingerprint, sizeof(fp));
     tri_ring_leave(r, tok); /* ks may be freed from here on */
 
@@ -89,7 +116,7 @@ static void keyset_metrics(tr_ring *r, struct out *o)
          "and the name of the key sealing now.");
     put(o, "ticketring_keyset_info{fingerprint=\"%s\",encrypt_key=\"%s\"} 1\n", fp, enc_name);
     head(o, "keys", "gauge", "Keys held, by role now.");
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         put(o, "ticketring_keys{role=\"%s\"} %" PRIu32 "\n", roles[i], count[i]);
     if (enc >= 0) {
         head(o, "encrypt_key_activation_timestamp_seconds", "gauge",
@@ -97,12 +124,13 @@ static void keyset_metrics(tr_ring *r, struct out *o)
         put(o, "ticketring_encrypt_key_activation_timestamp_seconds %" PRId64 "\n",
             enc_activation);
     }
-    if (n > 0) {
+    if (have_newest) {
         head(o, "newest_key_activation_timestamp_seconds", "gauge",
              "Activation of the newest key held: the schedule runs out a rotation "
              "period after it.");
         put(o, "ticketring_newest_key_activation_timestamp_seconds %" PRId64 "\n", newest);
     }
+    schedule_metrics(r, o, have_newest, newest, now);
 }
 
 int tr_ring_metrics(tr_ring *r, char *buf, size_t cap, size_t *len)

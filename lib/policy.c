@@ -37,11 +37,12 @@ int tri_lifetime_left(tr_ring *r, int64_t now, int64_t auth_time, uint32_t *seco
 }
 
 /* Whether a key newer than encrypt key `enc` has a date: a pending key
- * (no activation time yet) does not extend the schedule by itself. */
+ * (no activation time yet) does not extend the schedule by itself, nor
+ * does a revoked one (it will never encrypt). */
 static int newer_key_dated(const struct tri_keyset *ks, int enc)
 {
     for (uint32_t i = (uint32_t)enc + 1; i < ks->n; i++)
-        if (ks->keys[i].activation != TR_ACTIVATION_PENDING)
+        if (ks->keys[i].activation != TR_ACTIVATION_PENDING && !ks->keys[i].revoked)
             return 1;
     return 0;
 }

@@ -2,17 +2,21 @@
 
 #include <sched.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "fork.h"
 #include "secure.h"
+#include "watch.h"
 
 #define LIFETIME_MAX 604800u   /* RFC 8446 4.6.1: 7 days */
 #define SKEW_MAX 3600u
 #define YEAR 31536000u
 #define ACTIVATION_MAX (INT64_C(1) << 62)
+#define HORIZON_DEFAULT 157680000u /* 5 years of 365 days */
+#define HORIZON_MAX 3153600000u    /* 100 years */
 
 static void *default_malloc(size_t size, void *arg)
 {
@@ -85,32 +89,37 @@ static int writer_trylock(tr_ring *r)
 
 /* Writers wait for each other (a reload may read a file meanwhile); they
  * are rare, so yielding is enough. */
-static void writer_lock(tr_ring *r)
+void tri_ring_writer_lock(tr_ring *r)
 {
     while (!writer_trylock(r))
         sched_yield();
 }
 
-static void writer_unlock(tr_ring *r)
+void tri_ring_writer_unlock(tr_ring *r)
 {
     atomic_store_explicit(&r->writer_busy, 0, memory_order_release);
 }
 
-/* Under the writer lock: the set only a writer replaces. */
-static struct tri_keyset *current_locked(tr_ring *r)
+struct tri_keyset *tri_ring_current_locked(tr_ring *r)
 {
     return atomic_load(&r->keys.current);
 }
 
-/* Under the writer lock: build a set from entries and publish it. */
-static int replace_locked(tr_ring *r, const struct tri_keyfile_entry *e, uint32_t n)
+int tri_ring_replace_locked(tr_ring *r, const struct tri_keyfile_entry *e, uint32_t n,
+                            const char *cluster)
 {
     struct tri_keyset *next = NULL;
-    int rc = tri_keyset_build(&r->env, e, n, &next);
+    int rc = tri_keyset_build(&r->env, e, n, cluster, &next);
     if (rc != 0)
         return rc;
     tri_keyset_free(&r->env, tri_snapshot_exchange(&r->keys, next));
     return 0;
+}
+
+/* Key changes keep the set's cluster. */
+static int rebuild_locked(tr_ring *r, const struct tri_keyfile_entry *e, uint32_t n)
+{
+    return tri_ring_replace_locked(r, e, n, tri_ring_current_locked(r)->cluster);
 }
 
 int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
@@ -133,7 +142,7 @@ int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
     r->env.malloc_fn = malloc_fn;
     r->env.free_fn = free_fn;
     r->env.alloc_arg = arg;
-    rc = tri_keyset_build(&r->env, NULL, 0, &empty);
+    rc = tri_keyset_build(&r->env, NULL, 0, NULL, &empty);
     if (rc != 0) {
         free_fn(r, arg);
         return rc;
@@ -145,6 +154,9 @@ int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
     atomic_init(&r->bind_sni, 1);
     atomic_init(&r->bind_alpn, 1);
     atomic_init(&r->exhausted_policy, TR_EXHAUSTED_KEEP);
+    atomic_init(&r->file_mode_policy, TR_FILE_MODE_WARN);
+    atomic_init(&r->activation_horizon, HORIZON_DEFAULT);
+    atomic_init(&r->serial, 0);
     atomic_init(&r->writer_busy, 0);
     atomic_init(&r->owner, tri_process_id());
     atomic_init(&r->fork_fixer, 0);
@@ -163,6 +175,7 @@ void tr_ring_free(tr_ring *r)
     struct tri_env env;
     if (r == NULL)
         return;
+    tri_watch_free(r); /* its thread may be reloading: stop it first */
     env = r->env;
     tri_keyset_free(&env, atomic_load(&r->keys.current));
     if (r->path != NULL)
@@ -250,6 +263,33 @@ int tr_ring_set_exhausted_policy(tr_ring *r, int32_t policy)
     return set_flag(r, r ? &r->exhausted_policy : NULL, policy, TR_EXHAUSTED_STOP);
 }
 
+int tr_ring_set_file_mode_policy(tr_ring *r, int32_t policy)
+{
+    return set_flag(r, r ? &r->file_mode_policy : NULL, policy, TR_FILE_MODE_REFUSE);
+}
+
+int tr_ring_set_activation_horizon(tr_ring *r, uint32_t s)
+{
+    return set_u32(r, r ? &r->activation_horizon : NULL, s, 0, HORIZON_MAX);
+}
+
+int64_t tri_ring_max_activation(tr_ring *r)
+{
+    uint32_t h = (uint32_t)atomic_load(&r->activation_horizon);
+    return h == 0 ? INT64_MAX : now_s(r) + (int64_t)h;
+}
+
+/* A key's activation as given to add or generate: the format's range, or
+ * pending; not beyond the horizon. */
+static int check_activation(tr_ring *r, int64_t activation)
+{
+    if (activation == TR_ACTIVATION_PENDING)
+        return 0;
+    if (activation < 0 || activation > ACTIVATION_MAX)
+        return TR_E_INVAL;
+    return activation > tri_ring_max_activation(r) ? TR_E_KEY_ACTIVATION : 0;
+}
+
 /* ---- key changes: each builds a new set under the writer lock ---------- */
 
 int tr_ring_add_key(tr_ring *r, const uint8_t key[TR_KEY_BYTES], int64_t activation)
@@ -258,20 +298,24 @@ int tr_ring_add_key(tr_ring *r, const uint8_t key[TR_KEY_BYTES], int64_t activat
     struct tri_keyset *cur;
     int rc;
 
-    if (r == NULL || key == NULL || activation < 0 || activation > ACTIVATION_MAX)
+    if (r == NULL || key == NULL)
         return TR_E_INVAL;
-    writer_lock(r);
-    cur = current_locked(r);
+    rc = check_activation(r, activation);
+    if (rc != 0)
+        return rc;
+    tri_ring_writer_lock(r);
+    cur = tri_ring_current_locked(r);
     if (cur->n >= TR_RING_MAX_KEYS) {
         rc = TR_E_TOO_MANY_KEYS;
     } else {
         tri_keyset_entries(cur, e);
         memcpy(e[cur->n].key, key, TR_KEY_BYTES);
         e[cur->n].activation = activation;
-        rc = replace_locked(r, e, cur->n + 1);
+        e[cur->n].flags = 0;
+        rc = rebuild_locked(r, e, cur->n + 1);
         tri_wipe(e, sizeof(e));
     }
-    writer_unlock(r);
+    tri_ring_writer_unlock(r);
     return rc;
 }
 
@@ -282,7 +326,10 @@ int tr_ring_generate_key(tr_ring *r, int64_t activation, uint8_t name_out[TR_KEY
 
     if (r == NULL)
         return TR_E_INVAL;
-    rc = tri_random(&r->env, key, sizeof(key));
+    /* Refuse before drawing: a refused time costs no randomness. */
+    rc = check_activation(r, activation);
+    if (rc == 0)
+        rc = tri_random(&r->env, key, sizeof(key));
     if (rc == 0)
         rc = tr_ring_add_key(r, key, activation);
     if (rc == 0 && name_out != NULL)
@@ -299,18 +346,18 @@ int tr_ring_remove_key(tr_ring *r, const uint8_t name[TR_KEY_NAME_BYTES])
 
     if (r == NULL || name == NULL)
         return TR_E_INVAL;
-    writer_lock(r);
-    cur = current_locked(r);
+    tri_ring_writer_lock(r);
+    cur = tri_ring_current_locked(r);
     i = tri_keyset_find(cur, name);
     if (i < 0) {
         rc = TR_E_KEY_NOT_FOUND;
     } else {
         tri_keyset_entries(cur, e);
         memmove(&e[i], &e[i + 1], (cur->n - (uint32_t)i - 1) * sizeof(e[0]));
-        rc = replace_locked(r, e, cur->n - 1);
+        rc = rebuild_locked(r, e, cur->n - 1);
         tri_wipe(e, sizeof(e));
     }
-    writer_unlock(r);
+    tri_ring_writer_unlock(r);
     return rc;
 }
 
@@ -321,134 +368,51 @@ int tri_ring_resalt(tr_ring *r, int wait)
     int rc = 0;
 
     if (wait)
-        writer_lock(r);
+        tri_ring_writer_lock(r);
     else if (!writer_trylock(r))
         return 0; /* another writer is publishing a set with fresh salts */
-    cur = current_locked(r);
+    cur = tri_ring_current_locked(r);
     if (cur->salt_owner != tri_process_id() ||
         atomic_load(&cur->seal_uses) >= TRI_RESALT_AFTER) {
         tri_keyset_entries(cur, e);
-        rc = replace_locked(r, e, cur->n);
+        rc = rebuild_locked(r, e, cur->n);
         tri_wipe(e, sizeof(e));
     }
-    writer_unlock(r);
+    tri_ring_writer_unlock(r);
     return rc;
 }
 
-/* ---- key files ----------------------------------------------------------- */
-
-static int load_locked(tr_ring *r, const char *path, uint32_t *err_line)
-{
-    struct tri_keyfile_entry e[TR_RING_MAX_KEYS];
-    const char *why = NULL;
-    uint32_t n = 0, line = 0;
-    size_t len = 0;
-    char *buf;
-    int rc;
-
-    buf = tri_alloc(&r->env, TRI_KEYFILE_MAX_BYTES);
-    if (buf == NULL)
-        return TR_E_NOMEM;
-    rc = tri_keyfile_read(path, buf, TRI_KEYFILE_MAX_BYTES, &len);
-    if (rc == 0)
-        rc = tri_keyfile_parse(r->env.crypto, buf, len, e, TR_RING_MAX_KEYS, &n, &line,
-                               &why);
-    tri_wipe(buf, len);
-    tri_free(&r->env, buf);
-    if (rc == 0)
-        rc = replace_locked(r, e, n);
-    tri_wipe(e, sizeof(e));
-    if (err_line != NULL)
-        *err_line = rc == 0 ? 0 : line;
-    if (rc != 0) {
-        tri_count(&r->counters.reload_failures);
-        /* One line in the compiler's FILE:LINE: shape, then what it means. */
-        if (line != 0)
-            tri_log(r, TR_LOG_ERROR, "%s:%u: %s (%s)", path, line,
-                    why != NULL ? why : tr_strerror(rc), tr_strerror(rc));
-        else
-            tri_log(r, TR_LOG_ERROR, "%s: %s", path, why != NULL ? why : tr_strerror(rc));
-        tri_log(r, TR_LOG_WARN, "key file %s refused; keys unchanged (fingerprint %s)", path,
-                current_locked(r)->fingerprint);
-        return rc;
-    }
-    tri_count(&r->counters.reloads);
-    tri_log(r, TR_LOG_INFO, "key file %s: %u keys, fingerprint %s", path, n,
-            current_locked(r)->fingerprint);
-    return 0;
-}
-
-int tr_ring_load(tr_ring *r, const char *path, uint32_t *err_line)
-{
-    size_t len;
-    char *copy;
-    int rc;
-
-    if (err_line != NULL)
-        *err_line = 0;
-    if (r == NULL || path == NULL)
-        return TR_E_INVAL;
-    len = strlen(path) + 1;
-    copy = tri_alloc(&r->env, len);
-    if (copy == NULL)
-        return TR_E_NOMEM;
-    memcpy(copy, path, len);
-    writer_lock(r);
-    rc = load_locked(r, copy, err_line);
-    if (rc == 0) {
-        if (r->path != NULL)
-            tri_free(&r->env, r->path);
-        r->path = copy;
-        copy = NULL;
-    }
-    writer_unlock(r);
-    if (copy != NULL)
-        tri_free(&r->env, copy);
-    return rc;
-}
-
-int tr_ring_reload(tr_ring *r, uint32_t *err_line)
-{
-    int rc;
-
-    if (err_line != NULL)
-        *err_line = 0;
-    if (r == NULL)
-        return TR_E_INVAL;
-    writer_lock(r);
-    rc = r->path == NULL ? TR_E_NO_FILE : load_locked(r, r->path, err_line);
-    writer_unlock(r);
-    return rc;
-}
-
-int tr_ring_save(tr_ring *r, const char *path)
+int tr_ring_revoke_key(tr_ring *r, const uint8_t name[TR_KEY_NAME_BYTES])
 {
     struct tri_keyfile_entry e[TR_RING_MAX_KEYS];
     struct tri_keyset *cur;
-    size_t cap, len = 0;
-    char *buf;
-    int rc;
+    char hex[2 * TR_KEY_NAME_BYTES + 1];
+    int i, rc = 0, changed = 0;
 
-    if (r == NULL || path == NULL)
+    if (r == NULL || name == NULL)
         return TR_E_INVAL;
-    writer_lock(r);
-    cur = current_locked(r);
-    cap = tri_keyfile_size(cur->n);
-    buf = tri_alloc(&r->env, cap);
-    if (buf == NULL) {
-        rc = TR_E_NOMEM;
-    } else {
+    tri_ring_writer_lock(r);
+    cur = tri_ring_current_locked(r);
+    i = tri_keyset_find(cur, name);
+    if (i < 0) {
+        rc = TR_E_KEY_NOT_FOUND;
+    } else if (!cur->keys[i].revoked) { /* revoking twice changes nothing */
         tri_keyset_entries(cur, e);
-        rc = tri_keyfile_format(r->env.crypto, e, cur->n, buf, cap, &len);
+        e[i].flags |= TRI_KEY_REVOKED;
+        rc = rebuild_locked(r, e, cur->n);
         tri_wipe(e, sizeof(e));
-        if (rc == 0)
-            rc = tri_keyfile_write(path, buf, len);
-        tri_wipe(buf, cap);
-        tri_free(&r->env, buf);
+        changed = rc == 0;
     }
-    writer_unlock(r);
-    if (rc != 0)
-        tri_log(r, TR_LOG_ERROR, "key file %s: not written: %s", path, tr_strerror(rc));
+    tri_ring_writer_unlock(r);
+    if (changed) {
+        /* The name is public: every ticket carries it in clear. */
+        for (int j = 0; j < TR_KEY_NAME_BYTES; j++)
+            snprintf(hex + 2 * j, 3, "%02x", name[j]);
+        tri_log(r, TR_LOG_WARN,
+                "key %s revoked: it neither encrypts nor decrypts any more; save the key "
+                "file so that every node revokes it",
+                hex);
+    }
     return rc;
 }
 

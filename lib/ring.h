@@ -34,6 +34,8 @@ struct tr_ring {
     atomic_int bind_alpn;
     atomic_int exhausted_policy;
     atomic_uint_fast32_t max_encrypt_age; /* 0: none (policy.c) */
+    atomic_int file_mode_policy;          /* TR_FILE_MODE_* */
+    atomic_uint_fast32_t activation_horizon; /* seconds; 0: none */
 
     /* The current struct tri_keyset; replaced only by the writer. Writers
      * are rare (loads, key changes, resalts) and may wait; readers never
@@ -43,6 +45,19 @@ struct tr_ring {
     struct tri_snapshot keys;
     atomic_int writer_busy;
     char *path; /* key file for tr_ring_reload(); writer only */
+    /* Hot reload state and watcher thread (watch.c); NULL until first used. */
+    _Atomic(struct tri_watch *) watch;
+    /* Serial of the key file last loaded or saved (0: none): the rollback
+     * baseline. Written by the writer, read by anyone. Not in the key set:
+     * a save changes it, not the keys. */
+    _Atomic uint64_t serial;
+    /* The key set digest that serial names: a file with the same serial
+     * must hold these keys. Writer only. */
+    uint8_t serial_digest[TRI_SHA256_BYTES];
+    /* Highest serial ever loaded or saved (>= serial; higher after a
+     * forced load of an older file): tr_ring_save() writes it + 1, so a
+     * saved file outranks every file any node may have seen. Writer only. */
+    uint64_t serial_max;
 
     /* Process (fork.h) that owns `writer_busy` and the reader counts. */
     _Atomic uint64_t owner;
@@ -63,6 +78,34 @@ static inline int64_t tri_floor_s(int64_t ms)
  * the lock and the reader counts inherited from the parent). */
 struct tri_keyset *tri_ring_enter(tr_ring *r, unsigned *token);
 void tri_ring_leave(tr_ring *r, unsigned token);
+
+/* Writers (key changes, loads, saves) take this lock, one at a time;
+ * readers never do. Not re-entrant. */
+void tri_ring_writer_lock(tr_ring *r);
+void tri_ring_writer_unlock(tr_ring *r);
+/* Under the writer lock: the current key set (only a writer replaces it). */
+struct tri_keyset *tri_ring_current_locked(tr_ring *r);
+/* Under the writer lock: build a set from n entries for `cluster` (NULL or
+ * "": none) and publish it; on failure the current set stays. */
+int tri_ring_replace_locked(tr_ring *r, const struct tri_keyfile_entry *e, uint32_t n,
+                            const char *cluster);
+/* The latest activation a dated key may have now under the activation
+ * horizon; INT64_MAX without one. */
+int64_t tri_ring_max_activation(tr_ring *r);
+
+/* Under the writer lock (ringfile.c): read the key file at `path` and apply
+ * it as tri_ring_apply_locked() does. */
+int tri_ring_load_locked(tr_ring *r, const char *path, uint32_t flags, uint32_t *err_line);
+/* Under the writer lock: apply the `len` bytes of a key file read from
+ * `path` (named in log lines only), whose descriptor's fstat() is *st:
+ * the file mode policy, the syntax and integrity checks, the activation
+ * horizon, the cluster pin and the serial (TR_LOAD_FORCE in flags accepts a
+ * lower one). Replaces the key set unless the file holds exactly the keys
+ * and cluster held (then nothing changes and it still counts as a
+ * successful reload). Every outcome is counted and logged; on failure the
+ * ring is unchanged. *err_line (if non-NULL) as for tr_ring_load(). */
+int tri_ring_apply_locked(tr_ring *r, const char *path, const char *buf, size_t len,
+                          const struct stat *st, uint32_t flags, uint32_t *err_line);
 
 /* Rebuild the current key set with fresh salts (after a fork, or after
  * TRI_RESALT_AFTER seals). With `wait` 0 it gives up if another writer

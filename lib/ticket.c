@@ -207,8 +207,9 @@ static int decrypt(tr_ring *r, struct tri_keyset *ks, int64_t now, const uint8_t
     int i, enc, rc;
 
     i = tri_keyset_find(ks, name);
-    if (i < 0 || tri_keyset_role(ks, (uint32_t)i, now, (uint32_t)atomic_load(&r->lifetime),
-                                 (uint32_t)atomic_load(&r->skew)) == TR_KEY_RETIRED)
+    /* A retired or revoked key is as good as unknown. */
+    if (i < 0 || !tri_keyset_opens(ks, (uint32_t)i, now, (uint32_t)atomic_load(&r->lifetime),
+                                   (uint32_t)atomic_load(&r->skew)))
         return TR_E_TICKET_UNKNOWN_KEY;
     k = &ks->keys[i];
     /* This process's own tickets skip the key derivation. */

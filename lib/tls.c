@@ -36,8 +36,9 @@ int tr_ring_tls_key(tr_ring *r, const tr_crypto *crypto, const uint8_t *name,
         return rc;
     }
     i = tri_keyset_find(ks, name);
-    if (i < 0 || tri_keyset_role(ks, (uint32_t)i, now, (uint32_t)atomic_load(&r->lifetime),
-                                 (uint32_t)atomic_load(&r->skew)) == TR_KEY_RETIRED) {
+    /* A retired or revoked key is as good as unknown. */
+    if (i < 0 || !tri_keyset_opens(ks, (uint32_t)i, now, (uint32_t)atomic_load(&r->lifetime),
+                                   (uint32_t)atomic_load(&r->skew))) {
         tri_ring_leave(r, tok);
         return TR_E_TICKET_UNKNOWN_KEY;
     }

@@ -26,10 +26,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 # ---- 0. packages --------------------------------------------------------
 # openssl (the command) and python3 drive the example server in the
-# integration tests (s_client, Python's ssl module); nginx-light is the real
-# nginx the interop tests resume sessions with (tests/interop).
+# integration tests (s_client, Python's ssl module);
+# nginx and haproxy are the real servers the interop tests share keys and
+# resume sessions with (tests/interop).
 packages=(meson ninja-build pkg-config gcc libc6-dev libssl-dev
-          libmbedtls-dev libcmocka-dev abigail-tools openssl python3 nginx-light)
+          libmbedtls-dev libcmocka-dev abigail-tools openssl python3 nginx-light
+          haproxy)
 missing=()
 for p in "${packages[@]}"; do
     # dpkg -s also succeeds for a removed package whose config files remain.

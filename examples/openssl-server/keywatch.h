@@ -1,36 +1,25 @@
-/* Reload the key file when it is replaced: written in place, renamed over,
- * or swapped through a symbolic link (Kubernetes Secret volumes). */
+/* Follow the key file: reload it when it is replaced (written in place,
+ * renamed over, or swapped through a symbolic link as Kubernetes Secret
+ * volumes are), and keep trying to load it while it has never loaded (a
+ * Secret may arrive after the pod starts). */
 #ifndef SERVER_KEYWATCH_H
 #define SERVER_KEYWATCH_H
 
-#include <stdint.h>
-#include <sys/types.h>
-
 #include <ticketring/ticketring.h>
-
-/* What identifies one version of the file, as stat() (which follows
- * symbolic links) sees it. */
-struct file_id {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    int64_t mtime_ns;
-    int present;
-};
 
 struct keywatch {
     tr_ring *ring;
     const char *path;
-    struct file_id seen; /* the version last loaded, or last tried */
+    int loaded; /* a load has succeeded: tr_ring_reload_check() follows it */
 };
 
-/* Remember the file's current version. Call before the first load, so a
- * replacement that lands in between is reloaded by the first poll. */
-void keywatch_init(struct keywatch *w, tr_ring *ring, const char *path);
+/* Start following `path`; `loaded`: whether the first load succeeded. */
+void keywatch_init(struct keywatch *w, tr_ring *ring, const char *path, int loaded);
 
-/* Check the file once; when it changed, tr_ring_reload() and log the new
- * fingerprint or why the old keys stay. Cheap (one stat) when nothing
- * changed; meant to run about once a second from one thread. */
+/* Check the file once: tr_ring_reload_check() (one stat() when nothing
+ * changed) once it has loaded, tr_ring_load() until then; logs the new
+ * fingerprint, or why the old keys stay. Meant to run about once a second
+ * from one thread. */
 void keywatch_poll(struct keywatch *w);
 
 #endif

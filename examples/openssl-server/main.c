@@ -74,12 +74,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* Note the key file's version before loading it (keywatch.h). */
-    if (srv.flags.keys != NULL)
-        keywatch_init(&kw, NULL, srv.flags.keys);
     if (tls_init(&srv.tls, &srv.flags) != 0)
         return 1;
-    kw.ring = srv.tls.ring;
+    if (srv.flags.keys != NULL)
+        keywatch_init(&kw, srv.tls.ring, srv.flags.keys, srv.tls.keys_loaded);
 
     if (listeners_open(srv.flags.listen, nthreads, fds, bound, sizeof bound) != 0)
         goto out;

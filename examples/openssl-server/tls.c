@@ -95,6 +95,7 @@ static int ring_init(struct tls *t, const struct flags *f)
      * node serves full handshakes, answers /ready with 503, and loads the
      * file once it appears (a Kubernetes Secret may arrive later). */
     rc = tr_ring_load(t->ring, f->keys, &line);
+    t->keys_loaded = rc == 0;
     if (rc == 0)
         tls_log_keys(t->ring, "loaded", f->keys);
     else if (line != 0)

@@ -15,6 +15,7 @@
 struct tls {
     SSL_CTX *ctx;
     tr_ring *ring;                 /* NULL without --keys: OpenSSL's own tickets */
+    int keys_loaded;               /* the key file loaded at start */
     uint8_t alpn[ALPN_WIRE_MAX];   /* protocols to select, wire format, preferred first */
     size_t alpn_len;
 };

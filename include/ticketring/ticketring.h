@@ -66,7 +66,7 @@ TR_EXPORT const char *tr_version_string(void);
 #define TR_E_KEYFILE_CLUSTER (-18)  /* key file of another cluster */
 #define TR_E_KEYFILE_ROLLBACK (-19) /* key file serial older than the one loaded */
 #define TR_E_TICKET_MALFORMED (-20) /* wrong version, length or layout */
-#define TR_E_TICKET_UNKNOWN_KEY (-21) /* key name not held (or retired) */
+#define TR_E_TICKET_UNKNOWN_KEY (-21) /* key name not held (or retired, or revoked) */
 #define TR_E_TICKET_AUTH (-22)      /* authentication failed: tampered or forged */
 #define TR_E_TICKET_EXPIRED (-23)   /* older than its lifetime or the max age */
 #define TR_E_TICKET_FUTURE (-24)    /* issued later than now + allowed skew */
@@ -162,17 +162,19 @@ TR_EXPORT int tr_ring_set_bind_alpn(tr_ring *ring, int32_t on);
  * carried through every renewal, 1..31536000 s. Default 86400. */
 TR_EXPORT int tr_ring_set_max_age(tr_ring *ring, uint32_t seconds);
 /* Expected rotation period, 0..31536000 s (0: no expectation, the default).
- * When the encrypt key has been the newest key for longer than this, the
- * schedule has run out: each seal counts it (stats.seal_overdue), a warning
+ * When the encrypt key is the newest dated key and activated longer ago
+ * than this, the schedule has run out: each seal counts it (stats.seal_overdue), a warning
  * is logged once per key set, and the exhausted policy decides. */
 TR_EXPORT int tr_ring_set_rotation_period(tr_ring *ring, uint32_t seconds);
 #define TR_EXHAUSTED_KEEP 0 /* keep sealing with the overdue key (default) */
 #define TR_EXHAUSTED_STOP 1 /* seal nothing: TR_E_NO_ENCRYPT_KEY, full handshakes */
 TR_EXPORT int tr_ring_set_exhausted_policy(tr_ring *ring, int32_t policy);
-/* Under TR_EXHAUSTED_KEEP: how long, 0..31536000 s after its activation, the
- * newest key may go on encrypting when no newer key arrives; past it the
- * ring seals nothing (counted in seal_no_key, logged as an error once per
- * key set) until a newer key arrives. 0 (the default) means no limit.
+/* How long, 0..31536000 s after its activation, the newest dated key may go
+ * on encrypting when no newer dated key arrives; past it the ring seals
+ * nothing (counted in seal_no_key, logged as an error once per key set)
+ * until one arrives. Under TR_EXHAUSTED_KEEP this is where sealing stops;
+ * TR_EXHAUSTED_STOP stops already at the rotation period. 0 (the default)
+ * means no limit. ticketring_schedule_remaining_seconds counts down to it.
  * Thread-safe. */
 TR_EXPORT int tr_ring_set_max_encrypt_age(tr_ring *ring, uint32_t seconds);
 
@@ -190,8 +192,10 @@ TR_EXPORT int tr_ring_set_max_encrypt_age(tr_ring *ring, uint32_t seconds);
 #define TR_ACTIVATION_PENDING INT64_MAX
 
 /* Add an 80-byte key (name | HMAC | AES) that starts encrypting at
- * `activation`. The key is copied; the caller keeps `key`. Refuses an
- * all-zero key or name, a repeated name and a full ring. Thread-safe. */
+ * `activation` (TR_ACTIVATION_PENDING: decrypt only, for now). The key is
+ * copied; the caller keeps `key`. Refuses an all-zero key or name, a
+ * repeated name (also of a revoked key), a full ring and an activation
+ * beyond the horizon (TR_E_KEY_ACTIVATION). Thread-safe. */
 TR_EXPORT int tr_ring_add_key(tr_ring *ring, const uint8_t key[TR_KEY_BYTES],
                               int64_t activation);
 /* Draw a new random key activating at `activation` and add it; its name is
@@ -209,22 +213,25 @@ TR_EXPORT int tr_ring_load(tr_ring *ring, const char *path, uint32_t *err_line);
  * as tr_ring_load(). Thread-safe. */
 TR_EXPORT int tr_ring_reload(tr_ring *ring, uint32_t *err_line);
 /* Write every key the ring holds to `path` as a key file (version 2, with
- * the ring's cluster id and its serial + 1, which becomes the ring's serial):
- * a temporary file in the same directory, mode 0600, fsync, then rename.
- * Thread-safe. */
+ * the ring's cluster id and a serial one above the highest it has seen, or,
+ * for a ring that never saw one, its clock in milliseconds, so a file
+ * written from scratch still supersedes the one it replaces; it becomes the
+ * ring's serial): a temporary file in the same directory, mode 0600, fsync,
+ * then rename. Thread-safe. */
 TR_EXPORT int tr_ring_save(tr_ring *ring, const char *path);
 
 /* tr_ring_load_ex() flags */
 #define TR_LOAD_FORCE 1u /* accept a serial lower than the one loaded (a rollback) */
-/* tr_ring_load() with flags. Without TR_LOAD_FORCE a version-2 file whose
- * serial is lower than the serial loaded, or equal with other keys, is
- * refused with TR_E_KEYFILE_ROLLBACK. Thread-safe. */
+/* tr_ring_load() with flags. Without TR_LOAD_FORCE a file whose serial is
+ * lower than the serial loaded (a version-1 file counts as 0), or equal with
+ * other keys, is refused with TR_E_KEYFILE_ROLLBACK. TR_LOAD_FORCE does not
+ * override a cluster mismatch, and tr_ring_reload() never forces. Thread-safe. */
 TR_EXPORT int tr_ring_load_ex(tr_ring *ring, const char *path, uint32_t flags,
                               uint32_t *err_line);
 
 /* Pin the ring to a cluster id (1..64 characters of A-Z a-z 0-9 . _ -):
- * key files of another cluster are then refused (TR_E_KEYFILE_CLUSTER), and
- * tr_ring_save() writes it. NULL unpins. Without a pin, the first key file
+ * key files of another cluster, or naming none, are then refused
+ * (TR_E_KEYFILE_CLUSTER), and tr_ring_save() writes it. NULL unpins. Without a pin, the first key file
  * loaded that names a cluster pins it. The cluster id is part of the
  * fingerprint. Thread-safe. */
 TR_EXPORT int tr_ring_set_cluster(tr_ring *ring, const char *cluster_id);
@@ -236,7 +243,7 @@ TR_EXPORT int tr_ring_serial(tr_ring *ring, uint64_t *serial);
 
 /* What tr_ring_load() does with a key file readable by group or others. */
 #define TR_FILE_MODE_IGNORE 0
-#define TR_FILE_MODE_WARN 1   /* load it, log a warning, count it (default) */
+#define TR_FILE_MODE_WARN 1   /* load it and log a warning (default) */
 #define TR_FILE_MODE_REFUSE 2 /* refuse it: TR_E_KEYFILE_MODE */
 TR_EXPORT int tr_ring_set_file_mode_policy(tr_ring *ring, int32_t policy);
 /* Refuse keys (added, generated or in a key file) activating more than
@@ -254,14 +261,16 @@ TR_EXPORT int tr_ring_revoke_key(tr_ring *ring, const uint8_t name[TR_KEY_NAME_B
 /* ---- Watching the key file ----------------------------------------------- */
 
 /* Reload the loaded key file if it changed: one stat() (following
- * symlinks: device, inode, size, modification and change times) when
- * nothing changed, so it can run on every event-loop turn or timer tick;
+ * symlinks: device, inode, size, mode, owner, modification and change
+ * times) when nothing changed, so it can run on every event-loop turn or
+ * timer tick;
  * otherwise a read and a content digest, and a reload only when the content
  * differs. A changed file that is refused (syntax, integrity, permissions,
  * cluster, rollback) leaves the ring unchanged, is counted and logged once,
- * and is tried again when it changes again. *changed (if non-NULL) is 1 when
- * a new key set was loaded. TR_E_NO_FILE without a previous load.
- * Never blocks a handshake. Thread-safe. */
+ * and is tried again when it changes again (its code is returned once).
+ * *changed (if non-NULL) is 1 when a new key set was loaded. TR_E_NO_FILE
+ * without a previous successful load. A call that finds another check
+ * running returns 0 at once. Never blocks a handshake. Thread-safe. */
 TR_EXPORT int tr_ring_reload_check(tr_ring *ring, int32_t *changed, uint32_t *err_line);
 
 /* Watch the loaded key file from a background thread: inotify on its
@@ -270,9 +279,14 @@ TR_EXPORT int tr_ring_reload_check(tr_ring *ring, int32_t *changed, uint32_t *er
  * never sees), debounced, plus a poll every poll_seconds (1..3600; 0 means
  * 10) that covers NFS, FUSE and missed events; each runs
  * tr_ring_reload_check(). One watcher per ring; tr_ring_unwatch() or
- * tr_ring_free() stops it. A forked child does not inherit it. Thread-safe. */
+ * tr_ring_free() stops it; a second watch is TR_E_INVAL. The ring's log sink
+ * and allocator are then also called from the watcher's thread (a log sink
+ * must not call tr_ring_watch, tr_ring_unwatch or tr_ring_free). A forked
+ * child does not inherit it. TR_E_NO_FILE without a previous successful
+ * load. Thread-safe. */
 TR_EXPORT int tr_ring_watch(tr_ring *ring, uint32_t poll_seconds);
-/* Stop the watcher (a no-op without one); returns once its thread is gone. */
+/* Stop the watcher (a no-op without one); returns once its thread is gone.
+ * TR_E_INVAL from the watcher's own thread. Thread-safe. */
 TR_EXPORT int tr_ring_unwatch(tr_ring *ring);
 
 /* ---- Other servers' key files --------------------------------------------- */
@@ -285,15 +299,19 @@ TR_EXPORT int tr_ring_unwatch(tr_ring *ring);
  * name | AES | HMAC lines, converted to this library's layout. The key that
  * server encrypts with activates at `activation`, keys it only decrypts with
  * get earlier activation times, keys it holds for later get
- * TR_ACTIVATION_PENDING (docs/interop-nginx.md, docs/interop-haproxy.md).
+ * TR_ACTIVATION_PENDING; of a HAProxy file only the last three lines count,
+ * as for HAProxy (docs/interop-nginx.md, docs/interop-haproxy.md).
  * On failure nothing is added; *err_line as for tr_ring_load(). Thread-safe. */
 TR_EXPORT int tr_ring_import(tr_ring *ring, int32_t format, const char *path,
                              int64_t activation, uint32_t *err_line);
 /* Write the ring's usable keys (not retired, not revoked) for another
  * server, converted to its layout and in the order it reads them (the key
- * that encrypts now where it looks for its encrypt key), atomically with
- * mode 0600. nginx reads one key per file: the keys go to path.0 (the
- * encrypt key), path.1, ... and *count gets how many. Thread-safe. */
+ * that encrypts now by the schedule where it looks for its encrypt key),
+ * atomically with mode 0600. nginx reads one key per file: the keys go to
+ * path.0 (the encrypt key), path.1, ... (files path.N left from a longer
+ * earlier export are removed). HAProxy reads the last three lines of one
+ * file: previous, encrypt, next key. *count gets how many distinct keys were
+ * written. TR_E_NO_ENCRYPT_KEY when no key encrypts now. Thread-safe. */
 TR_EXPORT int tr_ring_export(tr_ring *ring, int32_t format, const char *path,
                              uint32_t *count);
 
@@ -309,7 +327,8 @@ TR_EXPORT int tr_ring_key_info(tr_ring *ring, uint32_t index,
 TR_EXPORT int tr_ring_encrypt_key_name(tr_ring *ring, uint8_t name_out[TR_KEY_NAME_BYTES]);
 /* TR_FINGERPRINT_HEX lowercase hex digits and a NUL into out (size >=
  * TR_FINGERPRINT_HEX + 1). Equal on two rings exactly when they hold the same
- * keys with the same activation times; reveals nothing about the secrets.
+ * keys with the same activation times (pending and revoked marks included)
+ * under the same cluster id; reveals nothing about the secrets.
  * Thread-safe. */
 TR_EXPORT int tr_ring_fingerprint(tr_ring *ring, char *out, size_t out_size);
 
@@ -399,7 +418,7 @@ typedef int (*tr_tls_key_fn)(void *key_state, const uint8_t name[TR_KEY_NAME_BYT
 /* For a TLS library's own ticket format (OpenSSL's key callback): find the
  * key that seals now (name NULL; counted as a seal, under the same schedule
  * and exhausted policy as tr_ticket_seal()) or the key named `name` (a
- * retired key counts as unknown), and call fn with the state `crypto`
+ * retired or revoked key counts as unknown), and call fn with the state `crypto`
  * prepared for it. TR_E_BACKEND when the ring was not made with `crypto` or
  * that backend prepares no TLS state; TR_E_NO_ENCRYPT_KEY or
  * TR_E_TICKET_UNKNOWN_KEY (counted by the caller, see tr_ring_record) when

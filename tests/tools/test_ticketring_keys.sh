@@ -150,26 +150,31 @@ expect_refused() { # FILE WHAT
 size=$(stat -c %s "$K")
 head -c $((size - 10)) "$K" >"$D/cut-mid"
 expect_refused "$D/cut-mid" "truncated mid-line"
+# The file generate writes (version 2): comment, header, serial, 4 keys (lines
+# 4-7), checksum (line 8).
+[ "$(sed -n 2p "$K")" = "ticketring-keys 2" ] || die "generate did not write a version-2 file"
+grep -Eq '^serial [1-9][0-9]*$' "$K" || die "generate wrote no serial line"
 head -n -1 "$K" >"$D/cut-line"
 expect_refused "$D/cut-line" "truncated at a line end"
-grep -q ":7: " "$ERR" || die "missing checksum line not reported at line 7: $(cat "$ERR")"
+grep -q ":8: " "$ERR" || die "missing checksum line not reported at line 8: $(cat "$ERR")"
 head -c 100 "$K" >"$D/cut-100"
 expect_refused "$D/cut-100" "truncated to 100 bytes"
 
 # One hex digit of the second key's secret changed: still well-formed, so only
-# the checksum (line 7) catches it.
-awk 'NR == 4 { c = substr($0, length($0), 1); $0 = substr($0, 1, length($0) - 1) (c == "0" ? "1" : "0") } { print }' \
+# the checksum (line 8) catches it.
+awk 'NR == 5 { c = substr($0, length($0), 1); $0 = substr($0, 1, length($0) - 1) (c == "0" ? "1" : "0") } { print }' \
     "$K" >"$D/corrupt"
 cmp -s "$K" "$D/corrupt" && die "corruption did not change the file"
 expect_refused "$D/corrupt" "corrupted secret"
-grep -q ":7: " "$ERR" || die "corruption not reported at the checksum line: $(cat "$ERR")"
+grep -q ":8: " "$ERR" || die "corruption not reported at the checksum line: $(cat "$ERR")"
 # A byte of the comment.
 sed '1s/key file/kEy file/' "$K" >"$D/corrupt-comment"
 expect_refused "$D/corrupt-comment" "corrupted comment"
 # A malformed key line: reported at its own line.
-sed '3s/^key /key  /' "$K" >"$D/malformed"
+sed '4s/^key /key  /' "$K" >"$D/malformed"
+cmp -s "$K" "$D/malformed" && die "the malformed copy is unchanged"
 expect_refused "$D/malformed" "malformed key line"
-grep -q ":3: " "$ERR" || die "malformed line not reported at line 3: $(cat "$ERR")"
+grep -q ":4: " "$ERR" || die "malformed line not reported at line 4: $(cat "$ERR")"
 # CRLF line endings.
 sed 's/$/\r/' "$K" >"$D/crlf"
 expect_refused "$D/crlf" "CRLF"
@@ -177,12 +182,21 @@ expect_refused "$D/crlf" "CRLF"
 run 1 verify "$D/missing"
 one_err_line
 
-# ---- the example in docs/key-file-format.md is valid -----------------------------
+# ---- the examples in docs/key-file-format.md are valid ---------------------------
+# The first code block under each "## Example..." heading, one file each.
 if [ -f "$DOC" ]; then
-    awk '/^## Example/ { ex = 1 } ex && /^```$/ { if (in_block) exit; in_block = 1; next }
-         in_block { print }' "$DOC" >"$D/example.keys"
-    [ -s "$D/example.keys" ] || die "no example found in $DOC"
-    run 0 verify "$D/example.keys"
+    awk -v dir="$D" '/^## / { ex = /^## Example/; done = 0; next }
+         ex && !done && /^```$/ { if (in_block) { in_block = 0; done = 1; close(f) }
+                                  else { in_block = 1; f = dir "/example-" ++n ".keys" }
+                                  next }
+         in_block { print > f }' "$DOC"
+    [ -s "$D/example-1.keys" ] || die "no example found in $DOC"
+    [ -s "$D/example-2.keys" ] || die "no second (version 2) example found in $DOC"
+    for ex in "$D"/example-*.keys; do
+        run 0 verify "$ex"
+    done
+    grep -q '^ticketring-keys 1$' "$D/example-1.keys" || die "the first example is not version 1"
+    grep -q '^ticketring-keys 2$' "$D/example-2.keys" || die "the second example is not version 2"
 fi
 
 echo "ok: $checks tool runs checked"

@@ -1,12 +1,9 @@
 /* Key files: lib/keyfile.c against docs/key-file-format.md. */
 #include "test_util.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "crypto.h"
 #include "keyfile.h"
@@ -21,19 +18,37 @@ static void make_entries(struct tri_keyfile_entry *e, uint32_t n, uint8_t seed)
     for (uint32_t i = 0; i < n; i++) {
         tu_key(e[i].key, (uint8_t)(seed + i));
         e[i].activation = 1700000000 + (int64_t)i * 86400;
+        e[i].flags = 0;
     }
 }
 
-/* A formatted file in a malloc'd buffer (NUL-terminated for strstr). */
-static char *format_entries(const struct tri_keyfile_entry *e, uint32_t n, size_t *len)
+/* A formatted file in a malloc'd buffer (NUL-terminated for strstr):
+ * version 1 when info is NULL. */
+static char *format_info(const struct tri_keyfile_info *info, const struct tri_keyfile_entry *e,
+                         uint32_t n, size_t *len)
 {
     size_t cap = tri_keyfile_size(n);
     char *buf = malloc(cap + 1);
     assert_non_null(buf);
-    assert_int_equal(tri_keyfile_format(tu_backend(), e, n, buf, cap, len), 0);
+    assert_int_equal(tri_keyfile_format(tu_backend(), info, e, n, buf, cap, len), 0);
     assert_true(*len <= cap);
     buf[*len] = '\0';
     return buf;
+}
+
+static char *format_entries(const struct tri_keyfile_entry *e, uint32_t n, size_t *len)
+{
+    return format_info(NULL, e, n, len);
+}
+
+static struct tri_keyfile_info v2_info(const char *cluster, uint64_t serial)
+{
+    struct tri_keyfile_info info;
+    memset(&info, 0, sizeof info);
+    info.version = 2;
+    info.serial = serial;
+    snprintf(info.cluster, sizeof info.cluster, "%s", cluster);
+    return info;
 }
 
 /* `body` followed by its correct checksum line: a file whose only faults are
@@ -62,23 +77,35 @@ struct result {
     uint32_t n;
     uint32_t line;
     const char *why;
+    struct tri_keyfile_info info;
     struct tri_keyfile_entry e[MAXK];
 };
 
-static int parse_max(const char *buf, size_t len, uint32_t max, struct result *r)
+static int parse_full(const char *buf, size_t len, int64_t max_activation, uint32_t max,
+                      struct result *r)
 {
     memset(r, 0xAB, sizeof *r);
-    r->rc = tri_keyfile_parse(tu_backend(), buf, len, r->e, max, &r->n, &r->line, &r->why);
+    r->rc = tri_keyfile_parse(tu_backend(), buf, len, max_activation, r->e, max, &r->n,
+                              &r->info, &r->line, &r->why);
     if (r->rc != 0) {
-        /* Failure: a reason, no keys, and `out` wiped. */
+        /* Failure: a reason, no keys, no info, and `out` wiped. */
         assert_non_null(r->why);
         assert_int_equal(r->n, 0);
+        assert_int_equal(r->info.version, 0);
+        assert_int_equal(r->info.serial, 0);
         assert_true(tri_ct_is_zero(r->e, (max < TR_RING_MAX_KEYS ? max : TR_RING_MAX_KEYS) * sizeof r->e[0]));
     } else {
         assert_null(r->why);
         assert_int_equal(r->line, 0);
+        assert_true(r->info.version == 1 || r->info.version == 2);
+        assert_true(strlen(r->info.cluster) <= TRI_CLUSTER_MAX);
     }
     return r->rc;
+}
+
+static int parse_max(const char *buf, size_t len, uint32_t max, struct result *r)
+{
+    return parse_full(buf, len, INT64_MAX, max, r);
 }
 
 static int parse(const char *buf, size_t len, struct result *r)
@@ -192,14 +219,17 @@ static void test_format_limits(void **state)
     (void)state;
 
     make_entries(e, 1, 3);
-    assert_int_equal(tri_keyfile_format(tu_backend(), e, 1, buf, tri_keyfile_size(1) - 1, &len),
-                     TR_E_BUFFER_TOO_SMALL);
+    assert_int_equal(
+        tri_keyfile_format(tu_backend(), NULL, e, 1, buf, tri_keyfile_size(1) - 1, &len),
+        TR_E_BUFFER_TOO_SMALL);
     assert_int_equal(len, 0);
     e[0].activation = -1;
-    assert_int_equal(tri_keyfile_format(tu_backend(), e, 1, buf, sizeof buf, &len), TR_E_INVAL);
+    assert_int_equal(tri_keyfile_format(tu_backend(), NULL, e, 1, buf, sizeof buf, &len),
+                     TR_E_INVAL);
     e[0].activation = (INT64_C(1) << 62) + 1;
-    assert_int_equal(tri_keyfile_format(tu_backend(), e, 1, buf, sizeof buf, &len), TR_E_INVAL);
-    assert_int_equal(tri_keyfile_format(NULL, e, 1, buf, sizeof buf, &len), TR_E_INVAL);
+    assert_int_equal(tri_keyfile_format(tu_backend(), NULL, e, 1, buf, sizeof buf, &len),
+                     TR_E_INVAL);
+    assert_int_equal(tri_keyfile_format(NULL, NULL, e, 1, buf, sizeof buf, &len), TR_E_INVAL);
     assert_true(tri_keyfile_size(2) > tri_keyfile_size(1));
 }
 
@@ -363,18 +393,25 @@ static void test_missing_header(void **state)
     expect_body("ticketring-key 1\n", TR_E_KEYFILE_SYNTAX, 1);
 }
 
-static void test_version_2(void **state)
+static void test_unsupported_version(void **state)
 {
     struct result r;
     (void)state;
 
-    assert_int_equal(parse_body("# future\nticketring-keys 2\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(parse_body("# future\nticketring-keys 3\n", &r), TR_E_KEYFILE_SYNTAX);
     assert_int_equal(r.line, 2);
     assert_string_equal(r.why, "unsupported version");
-    assert_int_equal(parse_body("ticketring-keys 2 cluster=x\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(parse_body("ticketring-keys 3 cluster=x\n", &r), TR_E_KEYFILE_SYNTAX);
     assert_string_equal(r.why, "unsupported version");
     assert_int_equal(parse_body("ticketring-keys 01\n", &r), TR_E_KEYFILE_SYNTAX);
     assert_string_equal(r.why, "unsupported version");
+    assert_int_equal(parse_body("ticketring-keys 02\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_string_equal(r.why, "unsupported version");
+    assert_int_equal(parse_body("ticketring-keys 0\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_string_equal(r.why, "unsupported version");
+    /* A version-2 header with extra fields. */
+    assert_int_equal(parse_body("ticketring-keys 2 serial=1\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(r.line, 1);
 }
 
 static void test_crlf(void **state)
@@ -501,6 +538,7 @@ static void test_hex_all_bytes(void **state)
             e[k].key[i] = (uint8_t)(k * TR_KEY_BYTES + i);
         e[k].key[0] |= 0x80; /* no zero name */
         e[k].activation = k;
+        e[k].flags = 0;
     }
     buf = format_entries(e, 4, &len);
     assert_int_equal(parse(buf, len, &r), 0);
@@ -662,208 +700,389 @@ static void test_api_misuse(void **state)
     const char *why = "x";
     (void)state;
 
-    assert_int_equal(tri_keyfile_parse(NULL, "", 0, r.e, 1, &n, &line, &why), TR_E_INVAL);
+    assert_int_equal(tri_keyfile_parse(NULL, "", 0, INT64_MAX, r.e, 1, &n, NULL, &line, &why),
+                     TR_E_INVAL);
     assert_int_equal(n, 0);
-    assert_int_equal(tri_keyfile_parse(tu_backend(), NULL, 5, r.e, 1, &n, &line, &why),
-                     TR_E_INVAL);
-    assert_int_equal(tri_keyfile_parse(tu_backend(), "", 0, r.e, 1, NULL, &line, &why),
-                     TR_E_INVAL);
-    /* err_line and why may be NULL. */
-    assert_int_equal(tri_keyfile_parse(tu_backend(), "x", 1, r.e, 1, &n, NULL, NULL),
-                     TR_E_KEYFILE_INTEGRITY);
+    assert_int_equal(
+        tri_keyfile_parse(tu_backend(), NULL, 5, INT64_MAX, r.e, 1, &n, NULL, &line, &why),
+        TR_E_INVAL);
+    assert_int_equal(
+        tri_keyfile_parse(tu_backend(), "", 0, INT64_MAX, r.e, 1, NULL, NULL, &line, &why),
+        TR_E_INVAL);
+    /* info, err_line and why may be NULL. */
+    assert_int_equal(
+        tri_keyfile_parse(tu_backend(), "x", 1, INT64_MAX, r.e, 1, &n, NULL, NULL, NULL),
+        TR_E_KEYFILE_INTEGRITY);
 }
 
-/* ---- files --------------------------------------------------------------- */
+/* ---- version 2 ------------------------------------------------------------ */
 
-static char *temp_dir(void)
-{
-    char tmpl[] = "/tmp/tr-keyfile-XXXXXX";
-    assert_non_null(mkdtemp(tmpl));
-    return strdup(tmpl);
-}
+#define HDR2 "ticketring-keys 2\n"
+#define SER "serial 7\n"
+#define NAME3 "00112233445566778899aabbccddeeff"
 
-/* Number of entries in dir other than . and .. */
-static int dir_entries(const char *dir)
+/* Entries with every kind of key: dated, pending, revoked, both. */
+static void make_v2_entries(struct tri_keyfile_entry *e, uint32_t n, uint8_t seed)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int n = 0;
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
-            n++;
+    make_entries(e, n, seed);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i % 3 == 1)
+            e[i].activation = TR_ACTIVATION_PENDING;
+        if (i % 2 == 1)
+            e[i].flags = TRI_KEY_REVOKED;
     }
-    closedir(d);
-    return n;
 }
 
-static void test_read_missing(void **state)
+static void round_trip_v2(const struct tri_keyfile_info *info, uint32_t n)
 {
-    char buf[64];
-    size_t len = 5;
-    (void)state;
-    assert_int_equal(tri_keyfile_read("/nonexistent/tr-keys", buf, sizeof buf, &len), TR_E_IO);
-    assert_int_equal(len, 0);
-}
-
-static void test_read_special(void **state)
-{
-    char *dir = temp_dir();
-    char path[512], link[512];
-    char *buf = malloc(TRI_KEYFILE_MAX_BYTES + 2);
-    size_t len;
-    FILE *f;
-    (void)state;
-    assert_non_null(buf);
-
-    /* A directory and a FIFO (opened without blocking) are refused. */
-    assert_int_equal(tri_keyfile_read(dir, buf, TRI_KEYFILE_MAX_BYTES, &len), TR_E_IO);
-    snprintf(path, sizeof path, "%s/fifo", dir);
-    assert_int_equal(mkfifo(path, 0600), 0);
-    assert_int_equal(tri_keyfile_read(path, buf, TRI_KEYFILE_MAX_BYTES, &len), TR_E_IO);
-    unlink(path);
-
-    /* Exactly the cap is read; one byte more is a content fault. */
-    snprintf(path, sizeof path, "%s/big", dir);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    for (int i = 0; i < TRI_KEYFILE_MAX_BYTES; i++)
-        fputc('#', f);
-    fclose(f);
-    assert_int_equal(tri_keyfile_read(path, buf, TRI_KEYFILE_MAX_BYTES + 2, &len), 0);
-    assert_int_equal(len, TRI_KEYFILE_MAX_BYTES);
-    assert_int_equal(tri_keyfile_read(path, buf, 100, &len), TR_E_BUFFER_TOO_SMALL);
-    f = fopen(path, "ab");
-    assert_non_null(f);
-    fputc('#', f);
-    fclose(f);
-    assert_int_equal(tri_keyfile_read(path, buf, TRI_KEYFILE_MAX_BYTES + 2, &len),
-                     TR_E_KEYFILE_SYNTAX);
-
-    /* Symlinks are followed (Kubernetes Secret volumes). */
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs("hello\n", f);
-    fclose(f);
-    snprintf(link, sizeof link, "%s/link", dir);
-    assert_int_equal(symlink(path, link), 0);
-    assert_int_equal(tri_keyfile_read(link, buf, 100, &len), 0);
-    assert_int_equal(len, 6);
-    assert_memory_equal(buf, "hello\n", 6);
-
-    /* Empty file. */
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    fclose(f);
-    assert_int_equal(tri_keyfile_read(path, buf, 100, &len), 0);
-    assert_int_equal(len, 0);
-
-    unlink(link);
-    unlink(path);
-    assert_int_equal(rmdir(dir), 0);
-    free(dir);
-    free(buf);
-}
-
-static void test_write_read_back(void **state)
-{
-    struct tri_keyfile_entry e[5];
+    struct tri_keyfile_entry e[MAXK];
     struct result r;
-    char *dir = temp_dir();
-    char path[512];
-    char *buf, *back = malloc(TRI_KEYFILE_MAX_BYTES);
-    size_t len, blen;
-    struct stat st;
-    mode_t old;
-    FILE *f;
-    (void)state;
-    assert_non_null(back);
+    size_t len, len2;
+    char *buf, *buf2;
 
-    make_entries(e, 5, 9);
-    buf = format_entries(e, 5, &len);
-    snprintf(path, sizeof path, "%s/tickets.keys", dir);
-
-    /* Replace an existing world-readable file under a permissive umask. */
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs("old\n", f);
-    fclose(f);
-    assert_int_equal(chmod(path, 0644), 0);
-    old = umask(022);
-    assert_int_equal(tri_keyfile_write(path, buf, len), 0);
-    umask(old);
-
-    assert_int_equal(stat(path, &st), 0);
-    assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(st.st_mode & 07777, 0600);
-    assert_int_equal(tri_keyfile_read(path, back, TRI_KEYFILE_MAX_BYTES, &blen), 0);
-    assert_int_equal(blen, len);
-    assert_memory_equal(back, buf, len);
-    assert_int_equal(parse(back, blen, &r), 0);
-    assert_int_equal(r.n, 5);
-    assert_int_equal(dir_entries(dir), 1); /* no temporary file left */
-
-    /* A umask that takes the owner's write bit still yields 0600. */
-    old = umask(0277);
-    assert_int_equal(tri_keyfile_write(path, buf, len), 0);
-    umask(old);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0600);
-    assert_int_equal(dir_entries(dir), 1);
-
-    /* A relative path in the current directory. */
-    {
-        char cwd[512];
-        assert_non_null(getcwd(cwd, sizeof cwd));
-        assert_int_equal(chdir(dir), 0);
-        assert_int_equal(tri_keyfile_write("rel.keys", buf, len), 0);
-        assert_int_equal(chdir(cwd), 0);
-        snprintf(path, sizeof path, "%s/rel.keys", dir);
-        assert_int_equal(tri_keyfile_read(path, back, TRI_KEYFILE_MAX_BYTES, &blen), 0);
-        assert_memory_equal(back, buf, len);
-        unlink(path);
+    memset(e, 0, sizeof e);
+    make_v2_entries(e, n, 3);
+    buf = format_info(info, e, n, &len);
+    assert_int_equal(parse(buf, len, &r), 0);
+    assert_int_equal(r.n, n);
+    assert_int_equal(r.info.version, 2);
+    assert_string_equal(r.info.cluster, info->cluster);
+    assert_true(r.info.serial == info->serial);
+    /* comment, header, [cluster,] serial */
+    assert_int_equal(r.info.cluster_line, info->cluster[0] ? 3 : 0);
+    assert_int_equal(r.info.serial_line, info->cluster[0] ? 4 : 3);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_memory_equal(r.e[i].key, e[i].key, TR_KEY_BYTES);
+        assert_int_equal(r.e[i].activation, e[i].activation);
+        assert_int_equal(r.e[i].flags, e[i].flags);
     }
-
-    snprintf(path, sizeof path, "%s/tickets.keys", dir);
-    unlink(path);
-    assert_int_equal(rmdir(dir), 0);
-    free(dir);
+    buf2 = format_info(&r.info, r.e, r.n, &len2); /* canonical */
+    assert_int_equal(len2, len);
+    assert_memory_equal(buf2, buf, len);
     free(buf);
-    free(back);
+    free(buf2);
 }
 
-static void test_write_failures(void **state)
+static void test_v2_round_trip(void **state)
 {
-    char *dir = temp_dir();
-    char path[512];
+    struct tri_keyfile_info info;
+    char longest[TRI_CLUSTER_MAX + 1];
     (void)state;
 
-    /* Missing directory. */
-    snprintf(path, sizeof path, "%s/missing/tickets.keys", dir);
-    assert_int_equal(tri_keyfile_write(path, "x\n", 2), TR_E_IO);
-    assert_int_equal(dir_entries(dir), 0);
+    info = v2_info("edge-eu.prod", 42);
+    round_trip_v2(&info, 0);
+    round_trip_v2(&info, 5);
+    info = v2_info("", 1);
+    round_trip_v2(&info, 3);
+    /* The widest lines: longest cluster id, largest serial, 64 keys. */
+    memset(longest, 'x', TRI_CLUSTER_MAX);
+    longest[TRI_CLUSTER_MAX] = '\0';
+    info = v2_info(longest, UINT64_MAX);
+    round_trip_v2(&info, TR_RING_MAX_KEYS);
+}
 
-    /* The temporary file is created, then rename() fails (the target is a
-     * non-empty directory): it must be gone. */
-    snprintf(path, sizeof path, "%s/sub", dir);
-    assert_int_equal(mkdir(path, 0700), 0);
-    snprintf(path, sizeof path, "%s/sub/f", dir);
-    assert_int_equal(mkdir(path, 0700), 0);
-    snprintf(path, sizeof path, "%s/sub", dir);
-    assert_int_equal(tri_keyfile_write(path, "x\n", 2), TR_E_IO);
-    assert_int_equal(dir_entries(dir), 1);
-    snprintf(path, sizeof path, "%s/sub/f", dir);
-    rmdir(path);
-    snprintf(path, sizeof path, "%s/sub", dir);
-    rmdir(path);
+static void test_v2_layout(void **state)
+{
+    struct tri_keyfile_entry e[3];
+    struct tri_keyfile_info info = v2_info("edge", 42);
+    size_t len;
+    char *buf;
+    (void)state;
 
-    /* A path ending in '/' names no file. */
-    snprintf(path, sizeof path, "%s/", dir);
-    assert_int_equal(tri_keyfile_write(path, "x\n", 2), TR_E_IO);
-    assert_int_equal(dir_entries(dir), 0);
+    make_entries(e, 3, 1);
+    e[1].activation = TR_ACTIVATION_PENDING;
+    e[2].flags = TRI_KEY_REVOKED;
+    e[2].activation = INT64_C(1) << 62;
+    buf = format_info(&info, e, 3, &len);
+    assert_int_equal(buf[0], '#');
+    assert_non_null(strstr(buf, "\nticketring-keys 2\ncluster edge\nserial 42\nkey "));
+    assert_non_null(strstr(buf, " pending "));
+    assert_non_null(strstr(buf, " 4611686018427387904 "));
+    assert_non_null(strstr(buf, " revoked\nchecksum sha256 "));
+    assert_null(strstr(strstr(buf, " revoked") + 1, " revoked")); /* one revoked key */
+    free(buf);
+    /* Without a cluster: no cluster line at all. */
+    info = v2_info("", 9);
+    buf = format_info(&info, e, 1, &len);
+    assert_non_null(strstr(buf, "\nticketring-keys 2\nserial 9\nkey "));
+    assert_null(strstr(buf, "cluster"));
+    free(buf);
+}
 
-    assert_int_equal(rmdir(dir), 0);
-    free(dir);
+static void test_v2_format_refusals(void **state)
+{
+    struct tri_keyfile_entry e[2];
+    struct tri_keyfile_info info = v2_info("edge", 1);
+    char buf[2048];
+    size_t len;
+    const tr_crypto *c = tu_backend();
+    (void)state;
+
+    make_entries(e, 2, 1);
+    /* Version 1 cannot hold pending or revoked keys. */
+    e[1].activation = TR_ACTIVATION_PENDING;
+    assert_int_equal(tri_keyfile_format(c, NULL, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), 0);
+    make_entries(e, 2, 1);
+    e[0].flags = TRI_KEY_REVOKED;
+    assert_int_equal(tri_keyfile_format(c, NULL, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    info.version = 1;
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    info.version = 2;
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), 0);
+    /* Unknown flags, a time past 2^62 that is not pending, negative. */
+    e[0].flags = 2;
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    make_entries(e, 2, 1);
+    e[0].activation = TR_ACTIVATION_PENDING - 1;
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    e[0].activation = -1;
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    make_entries(e, 2, 1);
+    /* Serial 0, a bad cluster id, an unknown version. */
+    info = v2_info("edge", 0);
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    info = v2_info("ed ge", 1);
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    info = v2_info("edge", 1);
+    info.version = 3;
+    assert_int_equal(tri_keyfile_format(c, &info, e, 2, buf, sizeof buf, &len), TR_E_INVAL);
+    assert_int_equal(len, 0);
+}
+
+static void test_v2_serial(void **state)
+{
+    static const char *bad[] = {
+        "0", "00", "01", "+1", "-1", "1.0", "0x1", "1a", "18446744073709551616",
+        "99999999999999999999", "184467440737095516150", "100000000000000000000",
+    };
+    char body[512];
+    struct result r;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body, HDR2 "serial %s\nkey " NAME1 " 1 " SECRET1 "\n", bad[i]);
+        assert_int_equal(parse_body(body, &r), TR_E_KEYFILE_SYNTAX);
+        assert_int_equal(r.line, 2);
+        assert_non_null(strstr(r.why, "serial"));
+    }
+    assert_int_equal(parse_body(HDR2 "serial 18446744073709551615\n", &r), 0);
+    assert_true(r.info.serial == UINT64_MAX);
+    assert_int_equal(parse_body(HDR2 "serial 1\n", &r), 0);
+    assert_true(r.info.serial == 1);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(parse_body("# c\n\n" HDR2 "# c\n\nserial 10\n", &r), 0);
+    assert_int_equal(r.info.serial_line, 6);
+    assert_true(r.info.serial == 10);
+
+    /* Missing: at the first key line, or at the checksum line. */
+    assert_int_equal(parse_body(HDR2 "key " NAME1 " 1 " SECRET1 "\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(r.line, 2);
+    assert_non_null(strstr(r.why, "missing serial line"));
+    assert_int_equal(parse_body("# c\n" HDR2 "cluster a\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(r.line, 4);
+    assert_non_null(strstr(r.why, "missing serial line"));
+    /* Repeated (also after keys), and other shapes of the line. */
+    expect_body(HDR2 SER "serial 8\n", TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " 1 " SECRET1 "\nserial 8\n", TR_E_KEYFILE_SYNTAX, 4);
+    expect_body(HDR2 "serial\n", TR_E_KEYFILE_SYNTAX, 2);
+    expect_body(HDR2 "serial 1 2\n", TR_E_KEYFILE_SYNTAX, 2);
+    expect_body(HDR2 "serial  1\n", TR_E_KEYFILE_SYNTAX, 2);
+    expect_body(HDR2 "Serial 1\n", TR_E_KEYFILE_SYNTAX, 2);
+}
+
+static void test_v2_cluster(void **state)
+{
+    static const char *good[] = {"a", "edge-eu.prod", "A_Z.a-z_0.9", "-", "."};
+    static const char *bad[] = {"a/b", "a:b", "a*", "caf\xc3\xa9", "a\tb", "a,b", "a=b"};
+    char body[512], id[TRI_CLUSTER_MAX + 2];
+    struct result r;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(body, sizeof body, HDR2 "cluster %s\n" SER, good[i]);
+        assert_int_equal(parse_body(body, &r), 0);
+        assert_string_equal(r.info.cluster, good[i]);
+        assert_int_equal(r.info.cluster_line, 2);
+        assert_int_equal(r.info.serial_line, 3);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body, HDR2 "cluster %s\n" SER, bad[i]);
+        assert_int_equal(parse_body(body, &r), TR_E_KEYFILE_SYNTAX);
+        assert_int_equal(r.line, 2);
+    }
+    /* 64 characters, and 65. */
+    memset(id, 'c', TRI_CLUSTER_MAX);
+    id[TRI_CLUSTER_MAX] = '\0';
+    snprintf(body, sizeof body, HDR2 "cluster %s\n" SER, id);
+    assert_int_equal(parse_body(body, &r), 0);
+    assert_string_equal(r.info.cluster, id);
+    strcat(id, "c");
+    snprintf(body, sizeof body, HDR2 "cluster %s\n" SER, id);
+    assert_int_equal(parse_body(body, &r), TR_E_KEYFILE_SYNTAX);
+    assert_string_equal(r.why, "cluster id: expected 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    /* Order and count. */
+    assert_int_equal(parse_body(HDR2 SER "cluster a\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(r.line, 3);
+    assert_non_null(strstr(r.why, "after the serial line"));
+    expect_body(HDR2 "cluster a\ncluster a\n" SER, TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " 1 " SECRET1 "\ncluster a\n", TR_E_KEYFILE_SYNTAX, 4);
+    expect_body(HDR2 "cluster\n" SER, TR_E_KEYFILE_SYNTAX, 2);
+    expect_body(HDR2 "cluster a b\n" SER, TR_E_KEYFILE_SYNTAX, 2);
+    expect_body("cluster a\n" HDR2 SER, TR_E_KEYFILE_SYNTAX, 1); /* before the header */
+    /* Comments and blank lines between header, cluster and serial. */
+    assert_int_equal(parse_body(HDR2 "\n# x\ncluster a\n\n# y\n" SER, &r), 0);
+    assert_int_equal(r.info.cluster_line, 4);
+    assert_int_equal(r.info.serial_line, 7);
+}
+
+static void test_v2_key_lines(void **state)
+{
+    struct result r;
+    (void)state;
+
+    assert_int_equal(parse_body(HDR2 SER "key " NAME1 " pending " SECRET1 "\n"
+                                "key " NAME2 " 5 " SECRET2 " revoked\n"
+                                "key " NAME3 " pending " SECRET2 " revoked\n",
+                                &r),
+                     0);
+    assert_int_equal(r.n, 3);
+    assert_true(r.e[0].activation == TR_ACTIVATION_PENDING);
+    assert_int_equal(r.e[0].flags, 0);
+    assert_int_equal(r.e[1].activation, 5);
+    assert_int_equal(r.e[1].flags, TRI_KEY_REVOKED);
+    assert_true(r.e[2].activation == TR_ACTIVATION_PENDING);
+    assert_int_equal(r.e[2].flags, TRI_KEY_REVOKED);
+
+    expect_body(HDR2 SER "key " NAME1 " Pending " SECRET1 "\n", TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " pendingx " SECRET1 "\n", TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " 1 " SECRET1 " REVOKED\n", TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " 1 " SECRET1 " revoke\n", TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " 1 " SECRET1 " revoked x\n", TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " 1 " SECRET1 " revoked \n", TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " 1 " SECRET1 "  revoked\n", TR_E_KEYFILE_SYNTAX, 3);
+    expect_body(HDR2 SER "key " NAME1 " revoked " SECRET1 "\n", TR_E_KEYFILE_SYNTAX, 3);
+    assert_int_equal(parse_body(HDR2 SER "key " NAME1 " 1\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_non_null(strstr(r.why, "[revoked]"));
+    /* Key faults apply to every kind of key. */
+    expect_body(HDR2 SER "key " NAME1 " pending " SECRET1 "\nkey " NAME1 " 1 " SECRET2
+                " revoked\n",
+                TR_E_KEY_DUPLICATE, 4);
+    expect_body(HDR2 SER "key " ZERO32 " pending " SECRET1 " revoked\n", TR_E_KEY_ZERO, 3);
+}
+
+static void test_v1_refuses_v2_lines(void **state)
+{
+    struct result r;
+    (void)state;
+
+    assert_int_equal(parse_body(HDR "cluster a\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(r.line, 2);
+    assert_string_equal(r.why, "cluster line: only in version 2 files");
+    assert_int_equal(parse_body(HDR "serial 1\n", &r), TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(r.line, 2);
+    assert_string_equal(r.why, "serial line: only in version 2 files");
+    assert_int_equal(parse_body(HDR "# c\nkey " NAME1 " pending " SECRET1 "\n", &r),
+                     TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(r.line, 3);
+    assert_string_equal(r.why, "activation time: 'pending' only in version 2 files");
+    assert_int_equal(parse_body(HDR "key " NAME1 " 1 " SECRET1 " revoked\n", &r),
+                     TR_E_KEYFILE_SYNTAX);
+    assert_int_equal(r.line, 2);
+    assert_string_equal(r.why, "key line: expected 'key <name> <activation> <secret>'");
+    /* And a version-1 file says so. */
+    assert_int_equal(parse_body(HDR "key " NAME1 " 1 " SECRET1 "\n", &r), 0);
+    assert_int_equal(r.info.version, 1);
+    assert_true(r.info.serial == 0);
+    assert_string_equal(r.info.cluster, "");
+    assert_int_equal(r.info.cluster_line, 0);
+    assert_int_equal(r.info.serial_line, 0);
+}
+
+/* max_activation: a dated key after it is a key fault at its line. */
+static void test_activation_horizon(void **state)
+{
+    struct result r;
+    size_t len;
+    char *buf;
+    (void)state;
+
+    buf = with_checksum(HDR2 SER "key " NAME1 " 1000 " SECRET1 "\n"
+                        "key " NAME2 " 1001 " SECRET2 "\n"
+                        "key " NAME3 " pending " SECRET2 "\n",
+                        &len);
+    assert_int_equal(parse_full(buf, len, 1001, TR_RING_MAX_KEYS, &r), 0);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(parse_full(buf, len, 1000, TR_RING_MAX_KEYS, &r), TR_E_KEY_ACTIVATION);
+    assert_int_equal(r.line, 4);
+    assert_non_null(strstr(r.why, "horizon"));
+    assert_int_equal(parse_full(buf, len, 999, TR_RING_MAX_KEYS, &r), TR_E_KEY_ACTIVATION);
+    assert_int_equal(r.line, 3); /* the first one in file order */
+    /* Pending keys have no time to check. */
+    assert_int_equal(parse_full(buf, len, INT64_MIN, TR_RING_MAX_KEYS, &r),
+                     TR_E_KEY_ACTIVATION);
+    assert_int_equal(r.line, 3);
+    /* A corrupted file is reported as corrupted, not as a key fault. */
+    {
+        char *secret = strstr(buf, SECRET1);
+        secret[5] = secret[5] == '0' ? '1' : '0'; /* still hex */
+    }
+    assert_int_equal(parse_full(buf, len, 999, TR_RING_MAX_KEYS, &r), TR_E_KEYFILE_INTEGRITY);
+    free(buf);
+    /* Version 1 too. */
+    buf = with_checksum(HDR "key " NAME1 " 1000 " SECRET1 "\n", &len);
+    assert_int_equal(parse_full(buf, len, 999, TR_RING_MAX_KEYS, &r), TR_E_KEY_ACTIVATION);
+    assert_int_equal(r.line, 2);
+    free(buf);
+    buf = with_checksum(HDR2 SER "key " NAME3 " pending " SECRET2 "\n", &len);
+    assert_int_equal(parse_full(buf, len, 0, TR_RING_MAX_KEYS, &r), 0);
+    free(buf);
+}
+
+static void test_v2_every_truncation_and_bit_flip(void **state)
+{
+    struct tri_keyfile_entry e[4];
+    struct tri_keyfile_info info = v2_info("edge", 12345);
+    struct result r;
+    size_t len;
+    char *buf;
+    (void)state;
+
+    make_v2_entries(e, 4, 1);
+    buf = format_info(&info, e, 4, &len);
+    for (size_t l = 0; l < len; l++) {
+        int rc = parse(buf, l, &r);
+        assert_true(rc == TR_E_KEYFILE_INTEGRITY || rc == TR_E_KEYFILE_SYNTAX);
+        assert_true(r.line >= 1 && r.line <= 9);
+    }
+    for (size_t i = 0; i < len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            buf[i] ^= (char)(1u << bit);
+            assert_int_not_equal(parse(buf, len, &r), 0);
+            buf[i] ^= (char)(1u << bit);
+        }
+    }
+    assert_int_equal(parse(buf, len, &r), 0);
+    free(buf);
+}
+
+static void test_cluster_valid(void **state)
+{
+    char id[TRI_CLUSTER_MAX + 2];
+    (void)state;
+    assert_false(tri_cluster_valid(NULL));
+    assert_false(tri_cluster_valid(""));
+    assert_true(tri_cluster_valid("a"));
+    assert_true(tri_cluster_valid("Edge-EU_1.prod"));
+    assert_false(tri_cluster_valid("a b"));
+    assert_false(tri_cluster_valid("a\n"));
+    assert_false(tri_cluster_valid("a/b"));
+    memset(id, 'z', TRI_CLUSTER_MAX);
+    id[TRI_CLUSTER_MAX] = '\0';
+    assert_true(tri_cluster_valid(id));
+    id[TRI_CLUSTER_MAX] = 'z';
+    id[TRI_CLUSTER_MAX + 1] = '\0';
+    assert_false(tri_cluster_valid(id));
 }
 
 int main(void)
@@ -881,7 +1100,7 @@ int main(void)
         cmocka_unit_test(test_wrong_checksum),
         cmocka_unit_test(test_missing_checksum),
         cmocka_unit_test(test_missing_header),
-        cmocka_unit_test(test_version_2),
+        cmocka_unit_test(test_unsupported_version),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_comments_and_blank_lines),
         cmocka_unit_test(test_whitespace_and_fields),
@@ -893,10 +1112,16 @@ int main(void)
         cmocka_unit_test(test_corruption_beats_key_faults),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_api_misuse),
-        cmocka_unit_test(test_read_missing),
-        cmocka_unit_test(test_read_special),
-        cmocka_unit_test(test_write_read_back),
-        cmocka_unit_test(test_write_failures),
+        cmocka_unit_test(test_v2_round_trip),
+        cmocka_unit_test(test_v2_layout),
+        cmocka_unit_test(test_v2_format_refusals),
+        cmocka_unit_test(test_v2_serial),
+        cmocka_unit_test(test_v2_cluster),
+        cmocka_unit_test(test_v2_key_lines),
+        cmocka_unit_test(test_v1_refuses_v2_lines),
+        cmocka_unit_test(test_activation_horizon),
+        cmocka_unit_test(test_v2_every_truncation_and_bit_flip),
+        cmocka_unit_test(test_cluster_valid),
     };
     return cmocka_run_group_tests_name(tu_backend()->name, tests, NULL, NULL);
 }

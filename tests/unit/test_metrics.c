@@ -75,8 +75,18 @@ static void test_exposition(void **st)
     for (char *p = text; *p != '\0'; p = strchr(p, '\n') + 1)
         assert_true(strncmp(p, "# ", 2) == 0 || strncmp(p, "ticketring_", 11) == 0);
     assert_int_equal(text[strlen(text) - 1], '\n');
+    /* No rotation period and no maximum encrypt age: no expectation. */
+    assert_null(strstr(text, "ticketring_schedule_remaining_seconds"));
     free(text);
 
+    assert_int_equal(tr_ring_set_rotation_period(r, 86400), 0);
+    text = render(r);
+    assert_line(text, "ticketring_schedule_remaining_seconds 90000"); /* T0+3600+86400-T0 */
+    free(text);
+    assert_int_equal(tr_ring_set_max_encrypt_age(r, 172800), 0);
+    text = render(r);
+    assert_line(text, "ticketring_schedule_remaining_seconds 176400");
+    free(text);
     /* The schedule moves on: the pending key encrypts. */
     c = (T0 + 3600) * 1000;
     text = render(r);

@@ -89,8 +89,10 @@ void *tu_malloc(size_t size, void *arg)
 {
     struct tu_alloc *a = arg;
     a->allocs++;
-    if (a->fail_at != 0 && a->allocs == a->fail_at)
+    if (a->fail_at != 0 && a->allocs == a->fail_at) {
+        a->failed++;
         return NULL;
+    }
     return malloc(size);
 }
 

@@ -37,6 +37,7 @@ struct tu_alloc {
     uint64_t allocs;
     uint64_t frees;
     uint64_t fail_at;
+    uint64_t failed; /* allocations refused by fail_at (never freed) */
 };
 void *tu_malloc(size_t size, void *arg);
 void tu_free(void *ptr, void *arg);

@@ -1,0 +1,78 @@
+/* ticketring-keys revoke: the emergency when a key leaked. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "util.h"
+
+static const char usage_revoke[] =
+    "usage: " PROG " revoke FILE NAME\n"
+    "\n"
+    "Mark the key named NAME (32 hex digits, as 'inspect' lists it) revoked in\n"
+    "FILE: once the file reaches them, nodes neither encrypt nor decrypt with it\n"
+    "(its tickets get full handshakes), and it stays listed so the revocation\n"
+    "is not undone by a later copy. If it was the encrypt key, the previous key\n"
+    "encrypts again: run 'rotate' (or 'generate') for a fresh one. Written\n"
+    "atomically with the next serial.\n";
+
+static int parse_name(const char *hex, uint8_t name[TR_KEY_NAME_BYTES])
+{
+    if (strlen(hex) != 2 * TR_KEY_NAME_BYTES)
+        return -1;
+    for (size_t i = 0; i < TR_KEY_NAME_BYTES; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = hex[2 * i + (size_t)j];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= (unsigned)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= (unsigned)(c - 'a' + 10);
+            else
+                return -1;
+        }
+        name[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+int trk_cmd_revoke(int argc, char **argv)
+{
+    struct trk_args a = {NULL, 0, {NULL}, 0, 0};
+    uint8_t name[TR_KEY_NAME_BYTES];
+    char fp[TR_FINGERPRINT_HEX + 1];
+    tr_ring *ring = NULL;
+    int rc;
+
+    rc = trk_parse_args(argc, argv, &a, 2);
+    if (rc != 0)
+        return rc;
+    if (a.help) {
+        fputs(usage_revoke, stdout);
+        return 0;
+    }
+    if (a.n_pos != 2)
+        return trk_usage_error("revoke: FILE and NAME are required", NULL);
+    if (parse_name(a.pos[1], name) != 0)
+        return trk_usage_error("revoke: NAME must be 32 lowercase hex digits", NULL);
+    if (trk_new_ring(&ring) != 0)
+        return 1;
+    if (trk_load(ring, a.pos[0]) != 0) {
+        tr_ring_free(ring);
+        return 1;
+    }
+    rc = tr_ring_revoke_key(ring, name);
+    if (rc == 0)
+        rc = tr_ring_save(ring, a.pos[0]);
+    if (rc == 0)
+        rc = tr_ring_fingerprint(ring, fp, sizeof fp);
+    tr_ring_free(ring);
+    if (rc == TR_E_KEY_NOT_FOUND)
+        return trk_fail(1, a.pos[0], ": no key named ", a.pos[1]);
+    if (rc != 0)
+        return trk_fail(1, a.pos[0], ": ", tr_strerror(rc));
+    printf("%s: key %s revoked, fingerprint %s\n", a.pos[0], a.pos[1], fp);
+    return 0;
+}
