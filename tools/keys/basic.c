@@ -64,13 +64,9 @@ int trk_cmd_generate(int argc, char **argv)
     tr_ring *ring = NULL;
     int rc;
 
-    rc = trk_parse_args(argc, argv, &a, 0);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, 0, usage_generate, TRK_ANY_POS, NULL);
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_generate, stdout);
-        return 0;
-    }
     if (opts[0].value == NULL || opts[0].value[0] == '\0')
         return trk_usage_error("generate: --out FILE is required", NULL);
     if (opts[1].value != NULL &&
@@ -123,15 +119,9 @@ int trk_cmd_inspect(int argc, char **argv)
     uint32_t count = 0;
     int rc;
 
-    rc = trk_parse_args(argc, argv, &a, 1);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, 1, usage_inspect, 1, "inspect: FILE is required");
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_inspect, stdout);
-        return 0;
-    }
-    if (a.n_pos != 1)
-        return trk_usage_error("inspect: FILE is required", NULL);
     /* Ranges are the ring's (ticketring.h); checked here to exit 2. */
     if (trk_parse_now(opts[0].value, &now) != 0 ||
         trk_parse_lifetime(opts[1].value, &lifetime) != 0 ||
@@ -208,15 +198,9 @@ int trk_cmd_verify(int argc, char **argv)
     uint32_t count = 0;
     int rc;
 
-    rc = trk_parse_args(argc, argv, &a, 1);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, 1, usage_verify, 1, "verify: FILE is required");
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_verify, stdout);
-        return 0;
-    }
-    if (a.n_pos != 1)
-        return trk_usage_error("verify: FILE is required", NULL);
     if (load_only(a.pos[0], &ring) != 0)
         return 1;
     rc = tr_ring_key_count(ring, &count);
@@ -236,15 +220,9 @@ int trk_cmd_fingerprint(int argc, char **argv)
     tr_ring *ring = NULL;
     int rc;
 
-    rc = trk_parse_args(argc, argv, &a, 1);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, 1, usage_fingerprint, 1, "fingerprint: FILE is required");
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_fingerprint, stdout);
-        return 0;
-    }
-    if (a.n_pos != 1)
-        return trk_usage_error("fingerprint: FILE is required", NULL);
     if (load_only(a.pos[0], &ring) != 0)
         return 1;
     rc = tr_ring_fingerprint(ring, fp, sizeof fp);

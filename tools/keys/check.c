@@ -126,15 +126,9 @@ int trk_cmd_check(int argc, char **argv)
     uint32_t n = 0;
     int rc, inferred = 0;
 
-    rc = trk_parse_args(argc, argv, &a, 1);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, 1, usage_check, 1, "check: FILE is required");
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_check, stdout);
-        return 0;
-    }
-    if (a.n_pos != 1)
-        return trk_usage_error("check: FILE is required", NULL);
     if (opts[0].value == NULL)
         return trk_usage_error("check: --lifetime SECONDS is required", NULL);
     if (opts[1].value == NULL)

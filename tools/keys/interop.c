@@ -101,13 +101,9 @@ int trk_cmd_import(int argc, char **argv)
     tr_ring *ring = NULL;
     int rc;
 
-    rc = trk_parse_args(argc, argv, &a, MAX_POS);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, MAX_POS, usage_import, TRK_ANY_POS, NULL);
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_import, stdout);
-        return 0;
-    }
     if (opts[0].value == NULL)
         return trk_usage_error("import: --from nginx|haproxy is required", NULL);
     if (parse_format("--from", opts[0].value, &format) != 0)
@@ -181,13 +177,9 @@ int trk_cmd_export(int argc, char **argv)
     tr_ring *ring = NULL;
     int rc;
 
-    rc = trk_parse_args(argc, argv, &a, 1);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, 1, usage_export, TRK_ANY_POS, NULL);
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_export, stdout);
-        return 0;
-    }
     if (opts[0].value == NULL)
         return trk_usage_error("export: --to nginx|haproxy is required", NULL);
     if (parse_format("--to", opts[0].value, &format) != 0)

@@ -46,15 +46,9 @@ int trk_cmd_revoke(int argc, char **argv)
     tr_ring *ring = NULL;
     int rc;
 
-    rc = trk_parse_args(argc, argv, &a, 2);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, 2, usage_revoke, 2, "revoke: FILE and NAME are required");
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_revoke, stdout);
-        return 0;
-    }
-    if (a.n_pos != 2)
-        return trk_usage_error("revoke: FILE and NAME are required", NULL);
     if (parse_name(a.pos[1], name) != 0)
         return trk_usage_error("revoke: NAME must be 32 lowercase hex digits", NULL);
     if (trk_new_ring(&ring) != 0)

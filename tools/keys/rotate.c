@@ -255,15 +255,9 @@ int trk_cmd_rotate(int argc, char **argv)
     int64_t period = 0, lifetime = 0, skew = 60, now = (int64_t)time(NULL);
     int rc, fd = -1;
 
-    rc = trk_parse_args(argc, argv, &a, 1);
-    if (rc != 0)
+    rc = trk_begin(argc, argv, &a, 1, usage_rotate, 1, "rotate: FILE is required");
+    if (rc != TRK_GO_ON)
         return rc;
-    if (a.help) {
-        fputs(usage_rotate, stdout);
-        return 0;
-    }
-    if (a.n_pos != 1)
-        return trk_usage_error("rotate: FILE is required", NULL);
     if (opts[0].value == NULL)
         return trk_usage_error("rotate: --period SECONDS is required", NULL);
     if (opts[1].value == NULL)

@@ -217,3 +217,19 @@ void trk_iso_time(int64_t t, char out[64])
     if ((int64_t)tt == t && gmtime_r(&tt, &tm) != NULL)
         strftime(out, 64, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int trk_begin(int argc, char **argv, struct trk_args *a, size_t max_pos, const char *usage,
+              size_t need, const char *missing)
+{
+    int rc = trk_parse_args(argc, argv, a, max_pos);
+
+    if (rc != 0)
+        return rc;
+    if (a->help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (need != TRK_ANY_POS && a->n_pos != need)
+        return trk_usage_error(missing, NULL);
+    return TRK_GO_ON;
+}

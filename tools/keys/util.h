@@ -43,6 +43,15 @@ struct trk_args {
  * "--opt=value"; "--" ends the options. Returns 0 or EXIT_USAGE (after
  * printing the error). */
 int trk_parse_args(int argc, char **argv, struct trk_args *a, size_t max_pos);
+
+#define TRK_GO_ON (-1)
+#define TRK_ANY_POS ((size_t)-1)
+/* A command's prologue: trk_parse_args(), then --help (prints `usage`) and
+ * exactly `need` positional arguments (TRK_ANY_POS: not checked; else
+ * `missing` is the usage error). TRK_GO_ON to carry on, else the exit
+ * status for the command to return. */
+int trk_begin(int argc, char **argv, struct trk_args *a, size_t max_pos, const char *usage,
+              size_t need, const char *missing);
 /* A decimal integer in [lo, hi], nothing else (no sign, no spaces). */
 int trk_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* --lifetime, --skew and --now as the ring takes them; a NULL value leaves
