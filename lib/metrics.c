@@ -54,8 +54,9 @@ static void hex(char *out, const uint8_t *b, size_t n)
 }
 
 /* Seconds until the schedule runs out without a newer key: until sealing
- * stops at the maximum encrypt age when one is set, else until seals count
- * as overdue at the rotation period; negative once it has. Absent when
+ * stops (at the maximum encrypt age, or at the rotation period under
+ * TR_EXHAUSTED_STOP), else until seals count as overdue at the rotation
+ * period; negative once it has. Absent when
  * neither is set (no expectation) or no key has a date. */
 static void schedule_metrics(tr_ring *r, struct out *o, int have_newest, int64_t newest,
                              int64_t now)
@@ -63,6 +64,11 @@ static void schedule_metrics(tr_ring *r, struct out *o, int have_newest, int64_t
     uint32_t max_age = (uint32_t)atomic_load(&r->max_encrypt_age);
     uint32_t period = (uint32_t)atomic_load(&r->rotation_period);
     uint32_t limit = max_age != 0 ? max_age : period;
+
+    /* Under TR_EXHAUSTED_STOP sealing already stops at the period. */
+    if (atomic_load(&r->exhausted_policy) == TR_EXHAUSTED_STOP && period != 0 &&
+        (limit == 0 || period < limit))
+        limit = period;
 
     if (!have_newest || limit == 0)
         return;

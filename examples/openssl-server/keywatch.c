@@ -6,12 +6,38 @@
 #include "tls.h"
 
 #include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Whether the file looks different from the last attempt (and remember how
+ * it looks now). */
+static int file_changed(struct keywatch *w)
+{
+    struct stat st;
+    int present = stat(w->path, &st) == 0;
+    int changed;
+
+    if (!present)
+        memset(&st, 0, sizeof st);
+    changed = present != w->present || st.st_ino != w->ino || st.st_size != w->size ||
+              st.st_mtim.tv_sec != w->mtime.tv_sec || st.st_mtim.tv_nsec != w->mtime.tv_nsec ||
+              st.st_ctim.tv_sec != w->ctime.tv_sec || st.st_ctim.tv_nsec != w->ctime.tv_nsec;
+    w->present = present;
+    w->ino = st.st_ino;
+    w->size = st.st_size;
+    w->mtime = st.st_mtim;
+    w->ctime = st.st_ctim;
+    return changed;
+}
 
 void keywatch_init(struct keywatch *w, tr_ring *ring, const char *path, int loaded)
 {
+    memset(w, 0, sizeof *w);
     w->ring = ring;
     w->path = path;
     w->loaded = loaded;
+    /* The start-up attempt has seen the file as it is now. */
+    (void)file_changed(w);
 }
 
 static void log_refused(struct keywatch *w, int rc, uint32_t line)
@@ -34,6 +60,8 @@ void keywatch_poll(struct keywatch *w)
 
     if (!w->loaded) {
         /* Never loaded: the library has no file to follow yet. */
+        if (!file_changed(w))
+            return;
         rc = tr_ring_load(w->ring, w->path, &line);
         if (rc == 0) {
             w->loaded = 1;

@@ -5,12 +5,22 @@
 #ifndef SERVER_KEYWATCH_H
 #define SERVER_KEYWATCH_H
 
+#include <sys/types.h>
+#include <time.h>
+
 #include <ticketring/ticketring.h>
 
 struct keywatch {
     tr_ring *ring;
     const char *path;
     int loaded; /* a load has succeeded: tr_ring_reload_check() follows it */
+    /* Until then, what stat() saw at the last attempt: a file is tried
+     * again only when it changes, so a missing Secret is not a failed
+     * reload every second. */
+    struct timespec mtime, ctime;
+    ino_t ino;
+    off_t size;
+    int present;
 };
 
 /* Start following `path`; `loaded`: whether the first load succeeded. */

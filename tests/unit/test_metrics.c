@@ -87,6 +87,12 @@ static void test_exposition(void **st)
     text = render(r);
     assert_line(text, "ticketring_schedule_remaining_seconds 176400");
     free(text);
+    /* Under the stop policy sealing ends at the period already. */
+    assert_int_equal(tr_ring_set_exhausted_policy(r, TR_EXHAUSTED_STOP), 0);
+    text = render(r);
+    assert_line(text, "ticketring_schedule_remaining_seconds 90000");
+    free(text);
+    assert_int_equal(tr_ring_set_exhausted_policy(r, TR_EXHAUSTED_KEEP), 0);
     /* The schedule moves on: the pending key encrypts. */
     c = (T0 + 3600) * 1000;
     text = render(r);
