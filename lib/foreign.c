@@ -273,32 +273,18 @@ static const char *format_name(int32_t format)
     return format == TR_FORMAT_NGINX ? "nginx" : "HAProxy";
 }
 
-static void name_hex(const uint8_t name[TR_KEY_NAME_BYTES], char out[2 * TR_KEY_NAME_BYTES + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < TR_KEY_NAME_BYTES; i++) {
-        out[2 * i] = digits[name[i] >> 4];
-        out[2 * i + 1] = digits[name[i] & 15];
-    }
-    out[2 * TR_KEY_NAME_BYTES] = '\0';
-}
-
 /* The ring's file mode policy applies to other servers' key files too:
  * they are as secret as ours. Under the warn policy, *warn is set and the
  * warning is logged once the import succeeded. */
 static int check_mode(tr_ring *r, const struct stat *st, int *warn, const char **why)
 {
-    int policy = atomic_load(&r->file_mode_policy);
+    int verdict = tri_file_mode_verdict(r, st);
 
-    if ((st->st_mode & (S_IRGRP | S_IROTH)) == 0 || policy == TR_FILE_MODE_IGNORE)
-        return 0;
-    if (policy == TR_FILE_MODE_REFUSE) {
+    if (verdict == TR_E_KEYFILE_MODE)
         *why = "readable by group or others: run chmod 600 on it (the file mode policy "
                "refuses such files)";
-        return TR_E_KEYFILE_MODE;
-    }
-    *warn = 1;
-    return 0;
+    *warn = verdict == TRI_FILE_MODE_WARN;
+    return verdict == TR_E_KEYFILE_MODE ? verdict : 0;
 }
 
 /* What a refused key would also be refused for by the ring, checked here
@@ -495,7 +481,8 @@ static int collect(tr_ring *r, struct export_set *x)
     enc = tri_keyset_encrypt_index(ks, now);
     if (enc >= 0) {
         copy_key(&ks->keys[enc], x->keys[x->n++]);
-        name_hex(ks->keys[enc].name, x->enc_name);
+        tri_hex_encode(x->enc_name, ks->keys[enc].name, TR_KEY_NAME_BYTES);
+        x->enc_name[2 * TR_KEY_NAME_BYTES] = '\0';
         for (uint32_t i = 0; i < ks->n; i++)
             if (tri_keyset_role(ks, i, now, lifetime, skew) == TR_KEY_PENDING) {
                 copy_key(&ks->keys[i], x->keys[x->n++]);

@@ -53,7 +53,7 @@ static char hex_digit(uint32_t v)
     return (char)(v + '0' + (((9u - v) >> 8) & (uint32_t)('a' - '0' - 10)));
 }
 
-static void hex_encode(char *dst, const uint8_t *src, size_t n)
+void tri_hex_encode(char *dst, const uint8_t *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         dst[2 * i] = hex_digit((uint32_t)src[i] >> 4);
@@ -619,7 +619,7 @@ int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_info *info,
     }
     for (uint32_t i = 0; i < n; i++) {
         pos += put(buf + pos, kf_key_prefix, sizeof kf_key_prefix - 1);
-        hex_encode(buf + pos, e[i].key, TR_KEY_NAME_BYTES);
+        tri_hex_encode(buf + pos, e[i].key, TR_KEY_NAME_BYTES);
         pos += KF_NAME_HEX;
         buf[pos++] = ' ';
         if (e[i].activation == TR_ACTIVATION_PENDING)
@@ -627,7 +627,7 @@ int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_info *info,
         else
             pos += put_decimal(buf + pos, (uint64_t)e[i].activation);
         buf[pos++] = ' ';
-        hex_encode(buf + pos, e[i].key + TR_KEY_NAME_BYTES, KF_SECRET_BYTES);
+        tri_hex_encode(buf + pos, e[i].key + TR_KEY_NAME_BYTES, KF_SECRET_BYTES);
         pos += KF_SECRET_HEX;
         if (e[i].flags & TRI_KEY_REVOKED)
             pos += put(buf + pos, kf_revoked, sizeof kf_revoked - 1);
@@ -639,7 +639,7 @@ int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_info *info,
         return rc;
     }
     pos += put(buf + pos, kf_checksum_prefix, sizeof kf_checksum_prefix - 1);
-    hex_encode(buf + pos, digest, sizeof digest);
+    tri_hex_encode(buf + pos, digest, sizeof digest);
     pos += KF_DIGEST_HEX;
     buf[pos++] = '\n';
     tri_wipe(digest, sizeof digest);

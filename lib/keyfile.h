@@ -65,6 +65,10 @@ int tri_keyfile_format(const tr_crypto *c, const struct tri_keyfile_info *info,
                        const struct tri_keyfile_entry *e, uint32_t n, char *buf, size_t cap,
                        size_t *len);
 
+/* n bytes as 2n lowercase hex digits (no NUL), in constant time: the same
+ * code serves secrets, key names and digests. */
+void tri_hex_encode(char *dst, const uint8_t *src, size_t n);
+
 /* Read a whole file of at most TRI_KEYFILE_MAX_BYTES into buf (cap bytes). */
 int tri_keyfile_read(const char *path, char *buf, size_t cap, size_t *len);
 /* The same, and *st (if non-NULL) gets the fstat() of the file descriptor

@@ -64,7 +64,6 @@ static void sort_keys(struct tri_key *k, uint32_t n)
  */
 static int fingerprint(const tr_crypto *c, struct tri_keyset *ks)
 {
-    static const char hex[] = "0123456789abcdef";
     enum { PER_KEY = TR_KEY_NAME_BYTES + 8 + TRI_SHA256_BYTES };
     uint8_t buf[sizeof(fingerprint_label_v2) + 1 + TRI_CLUSTER_MAX + TR_RING_MAX_KEYS * PER_KEY];
     uint8_t *digest = ks->digest;
@@ -96,10 +95,7 @@ static int fingerprint(const tr_crypto *c, struct tri_keyset *ks)
     if (rc == 0)
         rc = c->sha256(buf, len, digest);
     if (rc == 0) {
-        for (int i = 0; i < TR_FINGERPRINT_HEX / 2; i++) {
-            ks->fingerprint[2 * i] = hex[digest[i] >> 4];
-            ks->fingerprint[2 * i + 1] = hex[digest[i] & 15];
-        }
+        tri_hex_encode(ks->fingerprint, digest, TR_FINGERPRINT_HEX / 2);
         ks->fingerprint[TR_FINGERPRINT_HEX] = '\0';
     }
     tri_wipe(buf, len);

@@ -43,16 +43,6 @@ static void counter(struct out *o, const char *name, const char *help, uint64_t 
     put(o, "ticketring_%s %" PRIu64 "\n", name, v);
 }
 
-static void hex(char *out, const uint8_t *b, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Seconds until the schedule runs out without a newer key: until sealing
  * stops (at the maximum encrypt age, or at the rotation period under
  * TR_EXHAUSTED_STOP), else until seals count as overdue at the rotation
@@ -102,7 +92,8 @@ static void keyset_metrics(tr_ring *r, struct out *o)
         count[tri_keyset_role(ks, i, now, life, skew)]++;
     enc = tri_keyset_encrypt_index(ks, now);
     if (enc >= 0) {
-        hex(enc_name, ks->keys[enc].name, TR_KEY_NAME_BYTES);
+        tri_hex_encode(enc_name, ks->keys[enc].name, TR_KEY_NAME_BYTES);
+        enc_name[2 * TR_KEY_NAME_BYTES] = '\0';
         enc_activation = ks->keys[enc].activation;
     }
     /* The newest key that will encrypt on its date: pending keys have none

@@ -9,6 +9,8 @@
 #include "snapshot.h"
 #include "stats.h"
 
+struct stat;
+
 /* Draw fresh salts after this many seals under one key set: random 96-bit
  * nonces under one subkey then stay far below AES-GCM's 2^32 limit (see
  * docs/ticket-format.md for the arithmetic). */
@@ -92,6 +94,13 @@ int tri_ring_replace_locked(tr_ring *r, const struct tri_keyfile_entry *e, uint3
 /* The latest activation a dated key may have now under the activation
  * horizon; INT64_MAX without one. */
 int64_t tri_ring_max_activation(tr_ring *r);
+
+/* The file mode policy for a key file, ours or another server's, from the
+ * fstat() of the descriptor that was read (a second stat() of the path
+ * could see another file): 0 to use it without a word, TRI_FILE_MODE_WARN
+ * to use it and log a warning, TR_E_KEYFILE_MODE to refuse it. */
+#define TRI_FILE_MODE_WARN 1
+int tri_file_mode_verdict(tr_ring *r, const struct stat *st);
 
 /* Under the writer lock (ringfile.c): read the key file at `path` and apply
  * it as tri_ring_apply_locked() does. */

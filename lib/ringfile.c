@@ -31,17 +31,24 @@ static void refused(tr_ring *r, const char *path, int rc, uint32_t line, const c
             tri_ring_current_locked(r)->fingerprint);
 }
 
-/* Group or other read bits, from the fstat() of the descriptor that was
- * read (a second stat() of the path could see another file). */
-static int check_mode(tr_ring *r, const char *path, const struct stat *st, char *text,
-                      const char **why)
+int tri_file_mode_verdict(tr_ring *r, const struct stat *st)
 {
-    unsigned mode = (unsigned)st->st_mode & 07777u;
     int policy = atomic_load(&r->file_mode_policy);
 
     if ((st->st_mode & (S_IRGRP | S_IROTH)) == 0 || policy == TR_FILE_MODE_IGNORE)
         return 0;
-    if (policy == TR_FILE_MODE_REFUSE) {
+    return policy == TR_FILE_MODE_REFUSE ? TR_E_KEYFILE_MODE : TRI_FILE_MODE_WARN;
+}
+
+static int check_mode(tr_ring *r, const char *path, const struct stat *st, char *text,
+                      const char **why)
+{
+    unsigned mode = (unsigned)st->st_mode & 07777u;
+    int verdict = tri_file_mode_verdict(r, st);
+
+    if (verdict == 0)
+        return 0;
+    if (verdict == TR_E_KEYFILE_MODE) {
         snprintf(text, WHY_MAX,
                  "readable by group or others (mode %04o): run chmod 600 on it "
                  "(the file mode policy refuses such files)",
