@@ -208,7 +208,7 @@ static int check_session(struct tri_ossl_attachment *att, struct tri_ossl_conn *
                          SSL_SESSION *ss, struct tri_appdata *ad, int *unbound)
 {
     const unsigned char *alpn = NULL;
-    const char *host = NULL;
+    const char *host;
     size_t alpn_len = 0;
     void *data = NULL;
     size_t len = 0;
@@ -227,14 +227,23 @@ static int check_session(struct tri_ossl_attachment *att, struct tri_ossl_conn *
         /* Another server's ticket (nginx, HAProxy): what OpenSSL's session
          * holds is all there is. Its time is when it was issued, to the
          * second; its host name is there when that server accepted the SNI
-         * in a servername callback. */
+         * in a servername callback (a name too long for a ClientHello is
+         * taken as none, which binding then refuses). */
         if (atomic_load(&att->unbound_policy) == TR_UNBOUND_REFUSE)
             return TR_E_TICKET_UNBOUND;
         *unbound = 1;
         memset(ad, 0, sizeof(*ad));
         ad->issue_ms = (int64_t)SSL_SESSION_get_time(ss) * 1000;
         host = SSL_SESSION_get0_hostname(ss);
+        if (host != NULL && strlen(host) <= TRI_APPDATA_SNI_MAX) {
+            ad->sni_len = (uint8_t)strlen(host);
+            memcpy(ad->sni, host, ad->sni_len);
+        }
         SSL_SESSION_get0_alpn_selected(ss, &alpn, &alpn_len);
+        if (alpn != NULL && alpn_len <= TRI_APPDATA_ALPN_MAX) {
+            ad->alpn_len = (uint8_t)alpn_len;
+            memcpy(ad->alpn, alpn, alpn_len);
+        }
     } else {
         rc = tri_appdata_decode(data, len, ad);
         if (rc != 0)
@@ -243,10 +252,6 @@ static int check_session(struct tri_ossl_attachment *att, struct tri_ossl_conn *
     rc = tr_ring_check_times(att->ring, ad->issue_ms, ad->auth_time, NULL);
     if (rc != 0)
         return rc;
-    if (*unbound)
-        return tr_ring_check_binding(att->ring, (const uint8_t *)host,
-                                     host != NULL ? strlen(host) : 0, conn->sni, conn->sni_len,
-                                     alpn, alpn_len, conn->alpn, conn->alpn_len);
     return tr_ring_check_binding(att->ring, ad->sni, ad->sni_len, conn->sni, conn->sni_len,
                                  ad->alpn, ad->alpn_len, conn->alpn, conn->alpn_len);
 }
