@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -189,7 +190,7 @@ SSL_CTX *tu_tls_client_ctx(void)
 
 /* Counts NewSessionTicket messages as they arrive: the client's new-session
  * callback misses a TLS 1.2 ticket renewed on resumption. */
-static void count_tickets(int write_p, int version, int content_type, const void *buf,
+void tu_tls_count_tickets(int write_p, int version, int content_type, const void *buf,
                           size_t len, SSL *ssl, void *arg)
 {
     (void)version, (void)ssl;
@@ -204,7 +205,21 @@ static int retry(SSL *ssl, int r)
     return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
 }
 
-static int handshake(SSL *c, SSL *s)
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Adds the time since t0 to *ns, when ns is non-NULL. */
+static void add_since(uint64_t *ns, uint64_t t0)
+{
+    if (ns != NULL)
+        *ns += now_ns() - t0;
+}
+
+int tu_tls_drive_handshake(SSL *c, SSL *s, uint64_t *server_ns)
 {
     int cdone = 0, sdone = 0;
     for (int i = 0; i < DRIVE_ROUNDS && !(cdone && sdone); i++) {
@@ -219,7 +234,9 @@ static int handshake(SSL *c, SSL *s)
             }
         }
         if (!sdone) {
+            uint64_t t0 = now_ns();
             r = SSL_do_handshake(s);
+            add_since(server_ns, t0);
             if (r == 1)
                 sdone = 1;
             else if (!retry(s, r)) {
@@ -231,18 +248,21 @@ static int handshake(SSL *c, SSL *s)
     return cdone && sdone ? 0 : -1;
 }
 
-/* One byte from `from` to `to`; reading it makes `to` process everything
- * sent before it (TLS 1.3 tickets arrive after the handshake). */
-static int one_byte(SSL *from, SSL *to, char byte)
+int tu_tls_send_byte(SSL *from, SSL *to, char byte, uint64_t *from_ns, uint64_t *to_ns)
 {
     char got = 0;
+    uint64_t t0 = now_ns();
     int r = SSL_write(from, &byte, 1);
+
+    add_since(from_ns, t0);
     if (r != 1) {
         report("SSL_write");
         return -1;
     }
     for (int i = 0; i < DRIVE_ROUNDS; i++) {
+        t0 = now_ns();
         r = SSL_read(to, &got, 1);
+        add_since(to_ns, t0);
         if (r == 1)
             return got == byte ? 0 : -1;
         if (!retry(to, r)) {
@@ -253,8 +273,7 @@ static int one_byte(SSL *from, SSL *to, char byte)
     return -1;
 }
 
-/* Both directions, so neither end frees a session it considers bad. */
-static int shutdown_both(SSL *c, SSL *s)
+int tu_tls_drive_shutdown(SSL *c, SSL *s, uint64_t *server_ns)
 {
     int cdone = 0, sdone = 0;
     for (int i = 0; i < DRIVE_ROUNDS && !(cdone && sdone); i++) {
@@ -269,7 +288,9 @@ static int shutdown_both(SSL *c, SSL *s)
             }
         }
         if (!sdone) {
+            uint64_t t0 = now_ns();
             r = SSL_shutdown(s);
+            add_since(server_ns, t0);
             if (r == 1)
                 sdone = 1;
             else if (r < 0 && !retry(s, r)) {
@@ -319,7 +340,7 @@ int tu_tls_connect_opts(SSL_CTX *server, SSL_CTX *client, const struct tu_tls_op
     SSL_set_bio(s, sb, sb);
     SSL_set_connect_state(c);
     SSL_set_accept_state(s);
-    SSL_set_msg_callback(c, count_tickets);
+    SSL_set_msg_callback(c, tu_tls_count_tickets);
     SSL_set_msg_callback_arg(c, &res->tickets);
     if (client_setup(c, opts) != 0) {
         report("client setup");
@@ -329,14 +350,15 @@ int tu_tls_connect_opts(SSL_CTX *server, SSL_CTX *client, const struct tu_tls_op
         opts->client_setup(c, opts->arg);
     if (opts->server_setup != NULL)
         opts->server_setup(s, opts->arg);
-    if (handshake(c, s) != 0 || one_byte(s, c, 'S') != 0 || one_byte(c, s, 'C') != 0)
+    if (tu_tls_drive_handshake(c, s, NULL) != 0 || tu_tls_send_byte(s, c, 'S', NULL, NULL) != 0 ||
+        tu_tls_send_byte(c, s, 'C', NULL, NULL) != 0)
         goto out;
     res->ok = 1;
     res->resumed = SSL_session_reused(c);
     res->version = SSL_version(c);
     if (opts->server_done != NULL)
         opts->server_done(s, opts->arg);
-    if (shutdown_both(c, s) != 0)
+    if (tu_tls_drive_shutdown(c, s, NULL) != 0)
         goto out;
     res->session = SSL_get1_session(c);
     rc = res->session != NULL ? 0 : -1;

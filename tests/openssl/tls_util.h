@@ -81,6 +81,22 @@ struct tu_tls_opts {
 int tu_tls_connect_opts(SSL_CTX *server, SSL_CTX *client, const struct tu_tls_opts *opts,
                         struct tu_tls_result *res);
 
+/* The pieces of tu_tls_connect(), for drivers that time the server alone
+ * (tests/bench): both ends of a BIO pair driven in this thread. When a
+ * *_ns pointer is non-NULL, the CLOCK_MONOTONIC nanoseconds spent in that
+ * end's calls are added to it. 0, or -1 after printing OpenSSL's errors. */
+int tu_tls_drive_handshake(SSL *c, SSL *s, uint64_t *server_ns);
+/* One byte from `from` to `to`; reading it makes `to` process everything
+ * sent before it (TLS 1.3 tickets arrive after the handshake). */
+int tu_tls_send_byte(SSL *from, SSL *to, char byte, uint64_t *from_ns, uint64_t *to_ns);
+/* close_notify both ways, so neither end frees a session it considers bad. */
+int tu_tls_drive_shutdown(SSL *c, SSL *s, uint64_t *server_ns);
+/* SSL msg callback counting NewSessionTicket messages into *(int *)arg: the
+ * client's new-session callback misses a TLS 1.2 ticket renewed on
+ * resumption. */
+void tu_tls_count_tickets(int write_p, int version, int content_type, const void *buf,
+                          size_t len, SSL *ssl, void *arg);
+
 /* A copy of `s` whose session ticket is replaced by ticket[0..len) (the
  * client sends it as is), or NULL. For tampering tests: OpenSSL 3.0 has no
  * setter, so this re-encodes the session's DER. */
