@@ -4,37 +4,8 @@
 # HAProxy (byte-for-byte round trips).
 # usage: test_keys_ops.sh PATH/TO/ticketring-keys
 # Exit status 0 when every check passes, 1 otherwise (first failure printed).
-set -u
-
-T=${1:?usage: $0 PATH/TO/ticketring-keys}
-D=$(mktemp -d "${TMPDIR:-/tmp}/trk-ops.XXXXXX") || exit 1
-trap 'rm -rf "$D"' EXIT
-OUT="$D/out" ERR="$D/err" ALL="$D/all-output"
-: >"$ALL"
-checks=0
-
-die() {
-    echo "FAIL: $*" >&2
-    if [ -s "$OUT" ]; then echo "--- stdout:" >&2; cat "$OUT" >&2; fi
-    if [ -s "$ERR" ]; then echo "--- stderr:" >&2; cat "$ERR" >&2; fi
-    exit 1
-}
-
-# run EXPECTED_STATUS ARGS...: run the tool, keep stdout/stderr, check status.
-run() {
-    local want=$1 got
-    shift
-    "$T" "$@" >"$OUT" 2>"$ERR"
-    got=$?
-    cat "$OUT" "$ERR" >>"$ALL"
-    [ "$got" -eq "$want" ] || die "ticketring-keys $* exited $got, expected $want"
-    checks=$((checks + 1))
-}
-
-one_err_line() {
-    [ "$(wc -l <"$ERR")" -eq 1 ] || die "expected one line on stderr"
-    grep -q '^ticketring-keys: ' "$ERR" || die "stderr line lacks the program name"
-}
+PREFIX=trk-ops
+. "$(dirname "$0")/keys_lib.sh"
 
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 serial() { sed -n 's/^serial \([0-9]*\)$/\1/p' "$1"; }
