@@ -31,6 +31,15 @@ const char *tr_strerror(int code)
     case TR_E_TICKET_ALPN: return "ticket bound to another ALPN";
     case TR_E_TICKET_CONTEXT: return "ticket bound to another application context";
     case TR_E_TICKET_UNBOUND: return "ticket carries no binding data";
+    case TR_E_REPLAY: return "early data refused: ClientHello replayed";
+    case TR_E_REPLAY_FULL: return "early data refused: replay cache full";
+    case TR_E_REPLAY_STARTUP: return "early data refused: replay cache still in its start-up window";
+    case TR_E_EARLY_OFF: return "early data refused: not enabled";
+    case TR_E_EARLY_STALE: return "early data refused: ticket age outside the freshness window";
+    case TR_E_EARLY_NODE: return "early data refused: ticket issued by another node or process";
+    case TR_E_EARLY_SNI: return "early data refused: SNI differs from the ticket's";
+    case TR_E_EARLY_ALPN: return "early data refused: ALPN differs from the ticket's";
+    case TR_E_EARLY_TLS: return "early data refused by the TLS library";
     default: return "unknown error";
     }
 }

@@ -130,22 +130,76 @@ static void keyset_metrics(tr_ring *r, struct out *o)
     schedule_metrics(r, o, have_newest, newest, now);
 }
 
+struct reason {
+    const char *name;
+    size_t offset; /* of a uint64_t in tr_stats */
+};
+
+static const struct reason ticket_refusals[] = {
+    {"malformed", offsetof(tr_stats, refused_malformed)},
+    {"unknown_key", offsetof(tr_stats, refused_unknown_key)},
+    {"auth", offsetof(tr_stats, refused_auth)},
+    {"expired", offsetof(tr_stats, refused_expired)},
+    {"future", offsetof(tr_stats, refused_future)},
+    {"sni", offsetof(tr_stats, refused_sni)},
+    {"alpn", offsetof(tr_stats, refused_alpn)},
+    {"context", offsetof(tr_stats, refused_context)},
+    {"unbound", offsetof(tr_stats, refused_unbound)},
+};
+
+static const struct reason early_refusals[] = {
+    {"off", offsetof(tr_stats, early_refused_off)},
+    {"stale", offsetof(tr_stats, early_refused_stale)},
+    {"node", offsetof(tr_stats, early_refused_node)},
+    {"sni", offsetof(tr_stats, early_refused_sni)},
+    {"alpn", offsetof(tr_stats, early_refused_alpn)},
+    {"replay", offsetof(tr_stats, early_refused_replay)},
+    {"full", offsetof(tr_stats, early_refused_full)},
+    {"startup", offsetof(tr_stats, early_refused_startup)},
+    {"tls", offsetof(tr_stats, early_refused_tls)},
+};
+
+static void by_reason(struct out *o, const char *name, const char *help, const tr_stats *s,
+                      const struct reason *reasons, size_t n)
+{
+    head(o, name, "counter", help);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)s + reasons[i].offset, sizeof(v));
+        put(o, "ticketring_%s{reason=\"%s\"} %" PRIu64 "\n", name, reasons[i].name, v);
+    }
+}
+
+static void gauge(struct out *o, const char *name, const char *help, uint64_t v)
+{
+    head(o, name, "gauge", help);
+    put(o, "ticketring_%s %" PRIu64 "\n", name, v);
+}
+
+static void early_metrics(tr_ring *r, struct out *o, const tr_stats *s)
+{
+    tr_replay *rp = atomic_load_explicit(&r->early_replay, memory_order_acquire);
+    uint32_t max = 0;
+    tr_replay_stats rs;
+
+    tr_ring_early_data_max(r, &max);
+    gauge(o, "early_data_max_bytes", "Early data accepted per connection (0: 0-RTT off).", max);
+    counter(o, "early_data_accepted_total", "Connections whose early data was accepted.",
+            s->early_accepted);
+    by_reason(o, "early_data_refused_total",
+              "Early data refused (the resumption goes on 1-RTT), by reason.", s,
+              early_refusals, sizeof(early_refusals) / sizeof(early_refusals[0]));
+    rs.size = sizeof(rs);
+    if (max == 0 || rp == NULL || tr_replay_get_stats(rp, &rs) != 0)
+        return;
+    gauge(o, "replay_entries", "ClientHellos the replay cache holds now.", rs.entries);
+    gauge(o, "replay_slots", "ClientHellos the replay cache can hold at most.", rs.slots);
+    gauge(o, "replay_window_seconds", "How long the replay cache remembers a ClientHello.",
+          rs.window_ms / 1000);
+}
+
 int tr_ring_metrics(tr_ring *r, char *buf, size_t cap, size_t *len)
 {
-    static const struct {
-        const char *reason;
-        size_t offset;
-    } refusals[] = {
-        {"malformed", offsetof(tr_stats, refused_malformed)},
-        {"unknown_key", offsetof(tr_stats, refused_unknown_key)},
-        {"auth", offsetof(tr_stats, refused_auth)},
-        {"expired", offsetof(tr_stats, refused_expired)},
-        {"future", offsetof(tr_stats, refused_future)},
-        {"sni", offsetof(tr_stats, refused_sni)},
-        {"alpn", offsetof(tr_stats, refused_alpn)},
-        {"context", offsetof(tr_stats, refused_context)},
-        {"unbound", offsetof(tr_stats, refused_unbound)},
-    };
     struct out o = {buf, cap, 0};
     tr_stats s;
 
@@ -171,14 +225,10 @@ int tr_ring_metrics(tr_ring *r, char *buf, size_t cap, size_t *len)
             "Accepted tickets sealed with a key that no longer encrypts.", s.opened_renew);
     counter(&o, "tickets_accepted_unbound_total",
             "Accepted tickets without binding data (another server's).", s.opened_unbound);
-    head(&o, "tickets_refused_total", "counter",
-         "Tickets refused (a full handshake instead), by reason.");
-    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
-        uint64_t v;
-        memcpy(&v, (const char *)&s + refusals[i].offset, sizeof(v));
-        put(&o, "ticketring_tickets_refused_total{reason=\"%s\"} %" PRIu64 "\n",
-            refusals[i].reason, v);
-    }
+    by_reason(&o, "tickets_refused_total",
+              "Tickets refused (a full handshake instead), by reason.", &s, ticket_refusals,
+              sizeof(ticket_refusals) / sizeof(ticket_refusals[0]));
+    early_metrics(r, &o, &s);
     head(&o, "key_reloads_total", "counter", "Key file loads and reloads, by result.");
     put(&o, "ticketring_key_reloads_total{result=\"ok\"} %" PRIu64 "\n", s.reloads);
     put(&o, "ticketring_key_reloads_total{result=\"failed\"} %" PRIu64 "\n", s.reload_failures);

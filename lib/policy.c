@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "host.h"
 #include "ring.h"
 
 int tri_check_times(tr_ring *r, int64_t issue_ms, int64_t auth_time, int64_t now_ms)
@@ -128,20 +129,6 @@ int tr_ring_ticket_lifetime(tr_ring *r, int64_t auth_time, uint32_t *seconds)
     return tri_lifetime_left(r, now, auth_time == 0 ? now : auth_time, seconds);
 }
 
-/* Host names compare without regard to ASCII case (RFC 6066 3, RFC 4343). */
-static int same_host(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
-{
-    if (a_len != b_len)
-        return 0;
-    for (size_t i = 0; i < a_len; i++) {
-        uint8_t x = (a[i] >= 'A' && a[i] <= 'Z') ? (uint8_t)(a[i] + 32) : a[i];
-        uint8_t y = (b[i] >= 'A' && b[i] <= 'Z') ? (uint8_t)(b[i] + 32) : b[i];
-        if (x != y)
-            return 0;
-    }
-    return 1;
-}
-
 /* Whether `proto` is one of the length-prefixed names in `offer`; a
  * malformed offer (an empty name, a name past the end) offers nothing. */
 static int offered(const uint8_t *proto, size_t proto_len, const uint8_t *offer, size_t len)
@@ -168,7 +155,7 @@ int tr_ring_check_binding(tr_ring *r, const uint8_t *ticket_sni, size_t ticket_s
         (sni == NULL && sni_len != 0) || (ticket_alpn == NULL && ticket_alpn_len != 0) ||
         (alpn_offer == NULL && alpn_offer_len != 0))
         return TR_E_INVAL;
-    if (atomic_load(&r->bind_sni) && !same_host(ticket_sni, ticket_sni_len, sni, sni_len))
+    if (atomic_load(&r->bind_sni) && !tri_same_host(ticket_sni, ticket_sni_len, sni, sni_len))
         return TR_E_TICKET_SNI;
     if (atomic_load(&r->bind_alpn) && ticket_alpn_len != 0 &&
         !offered(ticket_alpn, ticket_alpn_len, alpn_offer, alpn_offer_len))

@@ -3,10 +3,9 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "defaults.h"
 #include "fork.h"
 #include "secure.h"
 #include "watch.h"
@@ -18,25 +17,9 @@
 #define HORIZON_DEFAULT 157680000u /* 5 years of 365 days */
 #define HORIZON_MAX 3153600000u    /* 100 years */
 
-static void *default_malloc(size_t size, void *arg)
-{
-    (void)arg;
-    return malloc(size);
-}
-
-static void default_free(void *p, void *arg)
-{
-    (void)arg;
-    free(p);
-}
-
 int64_t tri_ring_now_ms(const tr_ring *r)
 {
-    struct timespec ts;
-    if (r->clock_fn != NULL)
-        return r->clock_fn(r->clock_arg);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return r->clock_fn != NULL ? r->clock_fn(r->clock_arg) : tri_realtime_ms(NULL);
 }
 
 static int64_t now_s(const tr_ring *r)
@@ -167,7 +150,7 @@ int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
 
 int tr_ring_new(tr_ring **out, const tr_crypto *crypto)
 {
-    return tr_ring_new_with_allocator(out, crypto, default_malloc, default_free, NULL);
+    return tr_ring_new_with_allocator(out, crypto, tri_default_malloc, tri_default_free, NULL);
 }
 
 void tr_ring_free(tr_ring *r)

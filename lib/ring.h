@@ -38,6 +38,11 @@ struct tr_ring {
     atomic_uint_fast32_t max_encrypt_age; /* 0: none (policy.c) */
     atomic_int file_mode_policy;          /* TR_FILE_MODE_* */
     atomic_uint_fast32_t activation_horizon; /* seconds; 0: none */
+    /* Early data (early.c): the cache is published before the maximum
+     * turns non-zero and outlives it, so a reader that sees a maximum finds
+     * a cache. */
+    atomic_uint_fast32_t early_max; /* bytes; 0: off */
+    _Atomic(tr_replay *) early_replay;
 
     /* The current struct tri_keyset; replaced only by the writer. Writers
      * are rare (loads, key changes, resalts) and may wait; readers never

@@ -15,6 +15,15 @@ int tri_count_refusal(struct tri_counters *c, int code)
     case TR_E_TICKET_ALPN: tri_count(&c->refused_alpn); return 1;
     case TR_E_TICKET_CONTEXT: tri_count(&c->refused_context); return 1;
     case TR_E_TICKET_UNBOUND: tri_count(&c->refused_unbound); return 1;
+    case TR_E_EARLY_OFF: tri_count(&c->early_refused_off); return 1;
+    case TR_E_EARLY_STALE: tri_count(&c->early_refused_stale); return 1;
+    case TR_E_EARLY_NODE: tri_count(&c->early_refused_node); return 1;
+    case TR_E_EARLY_SNI: tri_count(&c->early_refused_sni); return 1;
+    case TR_E_EARLY_ALPN: tri_count(&c->early_refused_alpn); return 1;
+    case TR_E_REPLAY: tri_count(&c->early_refused_replay); return 1;
+    case TR_E_REPLAY_FULL: tri_count(&c->early_refused_full); return 1;
+    case TR_E_REPLAY_STARTUP: tri_count(&c->early_refused_startup); return 1;
+    case TR_E_EARLY_TLS: tri_count(&c->early_refused_tls); return 1;
     default: return 0; /* caller errors (buffer, argument) are not refusals */
     }
 }
@@ -52,6 +61,16 @@ int tr_ring_stats(tr_ring *r, tr_stats *out)
     LOAD(handshakes_resumed);
     LOAD(resumed_cross_node);
     LOAD(tickets_renewed);
+    LOAD(early_accepted);
+    LOAD(early_refused_off);
+    LOAD(early_refused_stale);
+    LOAD(early_refused_node);
+    LOAD(early_refused_sni);
+    LOAD(early_refused_alpn);
+    LOAD(early_refused_replay);
+    LOAD(early_refused_full);
+    LOAD(early_refused_startup);
+    LOAD(early_refused_tls);
 #undef LOAD
     /* An older caller's struct is a prefix of ours: copy what it knows. */
     n = s.size;

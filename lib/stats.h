@@ -29,6 +29,16 @@ struct tri_counters {
     atomic_uint_fast64_t handshakes_resumed;
     atomic_uint_fast64_t resumed_cross_node;
     atomic_uint_fast64_t tickets_renewed;
+    atomic_uint_fast64_t early_accepted;
+    atomic_uint_fast64_t early_refused_off;
+    atomic_uint_fast64_t early_refused_stale;
+    atomic_uint_fast64_t early_refused_node;
+    atomic_uint_fast64_t early_refused_sni;
+    atomic_uint_fast64_t early_refused_alpn;
+    atomic_uint_fast64_t early_refused_replay;
+    atomic_uint_fast64_t early_refused_full;
+    atomic_uint_fast64_t early_refused_startup;
+    atomic_uint_fast64_t early_refused_tls;
 };
 
 static inline void tri_count(atomic_uint_fast64_t *c)
@@ -36,8 +46,9 @@ static inline void tri_count(atomic_uint_fast64_t *c)
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
-/* Count a refused ticket under its TR_E_TICKET_* code; 0 (nothing
- * counted) for any other code. */
+/* Count a refused ticket under its TR_E_TICKET_* code, or refused early
+ * data under its TR_E_REPLAY* / TR_E_EARLY_* code; 0 (nothing counted) for
+ * any other code. */
 int tri_count_refusal(struct tri_counters *c, int code);
 
 #endif

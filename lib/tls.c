@@ -67,6 +67,7 @@ int tr_ring_record(tr_ring *r, int32_t event)
     case TR_EVENT_TICKET_ACCEPTED: tri_count(&c->opened); return 0;
     case TR_EVENT_TICKET_ACCEPTED_OLD_KEY: tri_count(&c->opened_renew); return 0;
     case TR_EVENT_TICKET_UNBOUND: tri_count(&c->opened_unbound); return 0;
+    case TR_EVENT_EARLY_ACCEPTED: tri_count(&c->early_accepted); return 0;
     default:
         return tri_count_refusal(c, event) ? 0 : TR_E_INVAL;
     }

@@ -9,6 +9,12 @@
  * policy is applied in the decrypt callback, and the binding data is
  * written in the generate callback. A HelloRetryRequest runs the first
  * three twice: everything they do is overwrite-safe and counted once.
+ *
+ * Early data (early.c) is decided by the allow-early-data callback, which
+ * OpenSSL runs last while it processes the ClientHello, and only when it
+ * would accept the early data itself; what it needs from the ClientHello
+ * (the ticket age) is captured here too, and what OpenSSL refuses before it
+ * is counted when the handshake completes.
  */
 #include <pthread.h>
 #include <string.h>
@@ -108,7 +114,12 @@ static void info_cb(const SSL *s, int where, int ret)
 
     if (conn == NULL)
         return;
-    if ((where & SSL_CB_HANDSHAKE_DONE) && !conn->handshake_counted) {
+    /* A server reading early data (SSL_read_early_data) is told "done"
+     * early too: once it has sent its Finished, or a HelloRetryRequest,
+     * and is about to read early data. Only the client's Finished completes
+     * the handshake; a replayed first flight never sends one. */
+    if ((where & SSL_CB_HANDSHAKE_DONE) && !conn->handshake_counted &&
+        SSL_get_state(s) != TLS_ST_EARLY_DATA) {
         tr_ring *ring = conn->att->ring;
         int reused = SSL_session_reused((SSL *)s);
         conn->handshake_counted = 1;
@@ -128,6 +139,7 @@ static void info_cb(const SSL *s, int where, int ret)
             if (strcmp(conn->origin, conn->att->node) != 0)
                 tr_ring_record(ring, TR_EVENT_RESUMED_CROSS_NODE);
         }
+        tri_ossl_early_handshake_done(conn, reused);
     }
     /* The callback we stood in for: the connection's own, else the
      * context's, as OpenSSL itself would have chosen. */
@@ -164,20 +176,50 @@ static void capture_alpn(SSL *s, struct tri_ossl_conn *conn)
     conn->alpn_len = list_len;
 }
 
+/* The largest early data OpenSSL skips when it rejects it; beyond it, it
+ * aborts the connection (record layer: early_data_count_ok). Tickets issued
+ * under an earlier, larger ring maximum may carry that much, and a refusal
+ * must never abort: so never less than the most a ring allows. What is
+ * accepted is bounded by the ticket's own maximum, which our callback
+ * refuses when it exceeds the ring's current one. */
+#define RECV_MAX_EARLY_DATA 16777216u
+
+/* Per connection, overriding whatever the application set on ctx: tickets
+ * promise the ring's maximum (0 when early data is off), and OpenSSL's own
+ * anti-replay, which would turn tickets into single-use entries of this
+ * process's session cache, stays off even if the application cleared the
+ * option on ctx after attaching. */
+static uint32_t set_early_limits(SSL *s, struct tri_ossl_attachment *att)
+{
+    uint32_t max = 0;
+
+    if (tr_ring_early_data_max(att->ring, &max) != 0)
+        max = 0;
+    SSL_set_options(s, SSL_OP_NO_ANTI_REPLAY);
+    if (!SSL_set_max_early_data(s, max) ||
+        !SSL_set_recv_max_early_data(s, RECV_MAX_EARLY_DATA))
+        ERR_clear_error();
+    return max;
+}
+
 int tr_openssl_client_hello_cb(SSL *s, int *alert, void *arg)
 {
     struct tri_ossl_attachment *att;
     struct tri_ossl_conn *conn;
     const unsigned char *ext;
     size_t len;
+    uint32_t early_max;
 
     if (s == NULL || !indexes_ready())
         return SSL_CLIENT_HELLO_SUCCESS;
     conn = tri_ossl_conn_get(s);
+    att = conn != NULL ? conn->att : attachment_of(SSL_get_SSL_CTX(s));
+    if (att == NULL)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    /* Before anything can fail: without connection state our callback
+     * refuses early data, but tickets must still promise the ring's. */
+    early_max = set_early_limits(s, att);
     if (conn == NULL) {
-        att = attachment_of(SSL_get_SSL_CTX(s));
-        if (att == NULL)
-            return SSL_CLIENT_HELLO_SUCCESS;
         conn = OPENSSL_zalloc(sizeof(*conn));
         if (conn == NULL)
             return SSL_CLIENT_HELLO_SUCCESS; /* tickets are then refused */
@@ -198,18 +240,44 @@ int tr_openssl_client_hello_cb(SSL *s, int *alert, void *arg)
     if (SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &ext, &len))
         conn->sni_len = tri_ch_parse_sni(ext, len, conn->sni);
     capture_alpn(s, conn);
+    conn->early_max = early_max;
+    conn->psk_age_ok = SSL_client_hello_get0_ext(s, TLSEXT_TYPE_psk, &ext, &len) &&
+                       tri_ch_parse_psk_age(ext, len, &conn->psk_age) == 0;
+    if (SSL_client_hello_get0_ext(s, TLSEXT_TYPE_early_data, &ext, &len))
+        conn->early_offered = 1;
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 /* ---- Session ticket callbacks ------------------------------------------------ */
 
-/* The policy for a ticket that decrypted under a ring key. */
-static int check_session(struct tri_ossl_attachment *att, struct tri_ossl_conn *conn,
-                         SSL_SESSION *ss, struct tri_appdata *ad, int *unbound)
+void tri_ossl_unbound_binding(SSL_SESSION *ss, struct tri_appdata *ad)
 {
     const unsigned char *alpn = NULL;
     const char *host;
     size_t alpn_len = 0;
+
+    /* Its time is when it was issued, to the second; its host name is
+     * there when that server accepted the SNI in a servername callback (a
+     * name too long for a ClientHello is taken as none, which binding then
+     * refuses). */
+    memset(ad, 0, sizeof(*ad));
+    ad->issue_ms = (int64_t)SSL_SESSION_get_time(ss) * 1000;
+    host = SSL_SESSION_get0_hostname(ss);
+    if (host != NULL && strlen(host) <= TRI_APPDATA_SNI_MAX) {
+        ad->sni_len = (uint8_t)strlen(host);
+        memcpy(ad->sni, host, ad->sni_len);
+    }
+    SSL_SESSION_get0_alpn_selected(ss, &alpn, &alpn_len);
+    if (alpn != NULL && alpn_len <= TRI_APPDATA_ALPN_MAX) {
+        ad->alpn_len = (uint8_t)alpn_len;
+        memcpy(ad->alpn, alpn, alpn_len);
+    }
+}
+
+/* The policy for a ticket that decrypted under a ring key. */
+static int check_session(struct tri_ossl_attachment *att, struct tri_ossl_conn *conn,
+                         SSL_SESSION *ss, struct tri_appdata *ad, int *unbound)
+{
     void *data = NULL;
     size_t len = 0;
     int rc;
@@ -225,25 +293,11 @@ static int check_session(struct tri_ossl_attachment *att, struct tri_ossl_conn *
         len = 0;
     if (len == 0) {
         /* Another server's ticket (nginx, HAProxy): what OpenSSL's session
-         * holds is all there is. Its time is when it was issued, to the
-         * second; its host name is there when that server accepted the SNI
-         * in a servername callback (a name too long for a ClientHello is
-         * taken as none, which binding then refuses). */
+         * holds is all there is. */
         if (atomic_load(&att->unbound_policy) == TR_UNBOUND_REFUSE)
             return TR_E_TICKET_UNBOUND;
         *unbound = 1;
-        memset(ad, 0, sizeof(*ad));
-        ad->issue_ms = (int64_t)SSL_SESSION_get_time(ss) * 1000;
-        host = SSL_SESSION_get0_hostname(ss);
-        if (host != NULL && strlen(host) <= TRI_APPDATA_SNI_MAX) {
-            ad->sni_len = (uint8_t)strlen(host);
-            memcpy(ad->sni, host, ad->sni_len);
-        }
-        SSL_SESSION_get0_alpn_selected(ss, &alpn, &alpn_len);
-        if (alpn != NULL && alpn_len <= TRI_APPDATA_ALPN_MAX) {
-            ad->alpn_len = (uint8_t)alpn_len;
-            memcpy(ad->alpn, alpn, alpn_len);
-        }
+        tri_ossl_unbound_binding(ss, ad);
     } else {
         rc = tri_appdata_decode(data, len, ad);
         if (rc != 0)
@@ -330,6 +384,13 @@ static int generate_cb(SSL *s, void *arg)
         memcpy(ad.alpn, alpn, ad.alpn_len);
     ad.node_len = att->node_len;
     memcpy(ad.node, att->node, sizeof(ad.node));
+    /* Only a ticket that promises early data (TLS 1.3, the maximum this
+     * connection got from the ring) names the replay cache that may accept
+     * it; every other ticket stays in the format nodes of 0.2 read. */
+    ad.early_tag = 0;
+    if (SSL_version(s) == TLS1_3_VERSION && SSL_get_max_early_data(s) > 0 &&
+        tr_ring_early_data_tag(att->ring, &ad.early_tag) != 0)
+        ad.early_tag = 0;
     if (!SSL_SESSION_set1_ticket_appdata(sess, buf, tri_appdata_encode(&ad, buf)))
         return 1;
     /* OpenSSL keeps the host name in the session only when a servername
@@ -395,6 +456,14 @@ int tr_openssl_attach(SSL_CTX *ctx, tr_ring *ring, const char *node_id)
         return TR_E_NOMEM;
     }
     SSL_CTX_set_client_hello_cb(ctx, tr_openssl_client_hello_cb, NULL);
+    /* Always, not only while the ring has early data on: OpenSSL's own
+     * anti-replay makes tickets stateful single-use entries of this
+     * process's cache as soon as a connection allows early data, which no
+     * other node can resume. Replays are the callback's to refuse. */
+    att->set_no_anti_replay = (old != NULL && old->set_no_anti_replay) ||
+                              (SSL_CTX_get_options(ctx) & SSL_OP_NO_ANTI_REPLAY) == 0;
+    SSL_CTX_set_options(ctx, SSL_OP_NO_ANTI_REPLAY);
+    SSL_CTX_set_allow_early_data_cb(ctx, tr_openssl_allow_early_data_cb, NULL);
     attachment_release(old);
     return 0;
 }
@@ -411,6 +480,9 @@ int tr_openssl_detach(SSL_CTX *ctx)
     tri_ossl_set_ticket_key_cb(ctx, 0);
     SSL_CTX_set_session_ticket_cb(ctx, NULL, NULL, NULL);
     SSL_CTX_set_client_hello_cb(ctx, NULL, NULL);
+    SSL_CTX_set_allow_early_data_cb(ctx, NULL, NULL);
+    if (att->set_no_anti_replay)
+        SSL_CTX_clear_options(ctx, SSL_OP_NO_ANTI_REPLAY);
     SSL_CTX_set_ex_data(ctx, ctx_index, NULL);
     attachment_release(att);
     return 0;

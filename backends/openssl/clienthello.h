@@ -1,8 +1,10 @@
 /*
- * The SNI and the ALPN offer of a ClientHello, parsed from the raw
- * extension bodies. OpenSSL decrypts a ticket before its servername and
- * ALPN callbacks run, so the binding check needs them straight from the
- * ClientHello. The bytes are the attacker's: every length is checked.
+ * The SNI, the ALPN offer and the PSK ticket age of a ClientHello, parsed
+ * from the raw extension bodies. OpenSSL decrypts a ticket before its
+ * servername and ALPN callbacks run, so the binding check needs them
+ * straight from the ClientHello; OpenSSL has no getter for the ticket age
+ * the client claims, which the early-data freshness check needs. The bytes
+ * are the attacker's: every length is checked.
  */
 #ifndef TICKETRING_OPENSSL_CLIENTHELLO_H
 #define TICKETRING_OPENSSL_CLIENTHELLO_H
@@ -21,5 +23,12 @@ size_t tri_ch_parse_sni(const uint8_t *ext, size_t len, uint8_t name[TRI_SNI_MAX
  * *list points into ext, *list_len its length. 0, or -1 when malformed
  * (then the client offers nothing usable). */
 int tri_ch_parse_alpn(const uint8_t *ext, size_t len, const uint8_t **list, size_t *list_len);
+
+/* The obfuscated_ticket_age of identity 0 of a pre_shared_key extension
+ * body (RFC 8446 4.2.11): identities<7..2^16-1> of {identity<1..2^16-1>,
+ * uint32 obfuscated_ticket_age}, then binders<33..2^16-1> of
+ * PskBinderEntry<32..255>, one binder per identity, nothing after. 0, or -1
+ * when any of that does not hold (*age is then left alone). */
+int tri_ch_parse_psk_age(const uint8_t *ext, size_t len, uint32_t *age);
 
 #endif

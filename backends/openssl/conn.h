@@ -1,7 +1,7 @@
 /*
  * What libticketring-openssl keeps per SSL_CTX (the attachment) and per
  * connection (SSL ex_data, made by the ClientHello callback), shared by the
- * callbacks in attach.c and ticket_key_cb.c.
+ * callbacks in attach.c, ticket_key_cb.c and early.c.
  */
 #ifndef TICKETRING_OPENSSL_CONN_H
 #define TICKETRING_OPENSSL_CONN_H
@@ -22,6 +22,7 @@ struct tri_ossl_attachment {
     atomic_int refs;
     tr_ring *ring;
     atomic_int unbound_policy;
+    int set_no_anti_replay; /* attach turned SSL_OP_NO_ANTI_REPLAY on: detach clears it */
     uint8_t node_len;
     char node[TRI_APPDATA_NODE_MAX + 1];
 };
@@ -54,6 +55,15 @@ struct tri_ossl_conn {
     char origin[TRI_APPDATA_NODE_MAX + 1];
     int no_ticket; /* the session reached its max age: issue no ticket */
     int handshake_counted;
+    /* Early data. The ticket age is identity 0's of the latest ClientHello
+     * (still obfuscated); `offered` is sticky, because the ClientHello after
+     * a HelloRetryRequest must not offer early data again. */
+    uint32_t psk_age;
+    int psk_age_ok;
+    int early_offered;
+    uint32_t early_max;  /* the ring's maximum, as set on this connection */
+    int early_decided;   /* tr_openssl_allow_early_data_cb() ran */
+    int early_counted;   /* the outcome was recorded */
     void (*app_info_cb)(const SSL *, int, int); /* per-SSL callback we replaced */
 };
 
@@ -62,5 +72,14 @@ struct tri_ossl_conn *tri_ossl_conn_get(const SSL *ssl);
 /* The attachment of the connection (or, failing that, of its SSL_CTX), or
  * NULL. */
 struct tri_ossl_attachment *tri_ossl_attachment_for(SSL *ssl);
+
+/* The binding data OpenSSL's own session holds, for a ticket without ours
+ * (another server's): issue time from the session's (seconds), its host
+ * name and ALPN when they fit; no node, no early-data tag. */
+void tri_ossl_unbound_binding(SSL_SESSION *ss, struct tri_appdata *ad);
+
+/* early.c: at the end of a handshake, count early data that the ClientHello
+ * offered but OpenSSL refused before our callback could decide. */
+void tri_ossl_early_handshake_done(struct tri_ossl_conn *conn, int reused);
 
 #endif

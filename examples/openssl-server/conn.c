@@ -24,7 +24,7 @@ enum step {
     STEP_DONE,  /* the connection is over */
 };
 
-struct conn *conn_new(SSL_CTX *ctx, int fd)
+struct conn *conn_new(SSL_CTX *ctx, int fd, int early_data)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -41,6 +41,7 @@ struct conn *conn_new(SSL_CTX *ctx, int fd)
     }
     SSL_set_accept_state(c->ssl);
     c->state = CONN_HANDSHAKE;
+    c->read_early = early_data;
     return c;
 }
 
@@ -75,18 +76,6 @@ static enum step ssl_wait(struct conn *c, int r, uint32_t *events)
     }
 }
 
-static enum step do_handshake(struct conn *c, struct server *srv, uint32_t *events)
-{
-    ERR_clear_error();
-    int r = SSL_do_handshake(c->ssl);
-    if (r != 1)
-        return ssl_wait(c, r, events);
-    stat_add(SSL_session_reused(c->ssl) == 1 ? &srv->stats.handshakes_resumed
-                                             : &srv->stats.handshakes_full, 1);
-    c->state = CONN_READ;
-    return STEP_AGAIN;
-}
-
 /* Turn the head at the start of c->in (parse result n) into a response. */
 static enum step respond(struct conn *c, struct server *srv, long n,
                          const struct http_request *req)
@@ -94,14 +83,25 @@ static enum step respond(struct conn *c, struct server *srv, long n,
     int rc;
     if (n < 0) {
         rc = pages_error((int)-n, &c->out, &c->out_len);
+        c->out_status = (int)-n;
         c->close_after = 1;
         c->in_len = 0;
+        c->in_early = 0;
     } else {
-        rc = pages_respond(srv, c->ssl, req, req->keep_alive, &c->out, &c->out_len);
-        c->close_after = !req->keep_alive;
+        /* A request any byte of which came as early data is early: its
+         * first bytes are at the start of in[], where the early ones are. */
+        int early = c->in_early > 0;
+        /* Past a gap of dropped early data nothing more can be parsed:
+         * close after this answer; a client that pipelined more requests
+         * sends them again on a new connection (RFC 9112 section 9.3.2). */
+        int keep_alive = req->keep_alive && !c->in_lost;
+        rc = pages_respond(srv, c->ssl, req, keep_alive, early, &c->out, &c->out_len,
+                           &c->out_status);
+        c->close_after = !keep_alive;
         /* Keep what the client pipelined after this head. */
         memmove(c->in, c->in + n, c->in_len - (size_t)n);
         c->in_len -= (size_t)n;
+        c->in_early = c->in_early > (size_t)n ? c->in_early - (size_t)n : 0;
     }
     stat_add(&srv->stats.requests, 1);
     if (rc != 0) {
@@ -111,6 +111,75 @@ static enum step respond(struct conn *c, struct server *srv, long n,
     }
     c->out_off = 0;
     c->state = CONN_WRITE;
+    return STEP_AGAIN;
+}
+
+/* TLS 1.3 early data comes before the handshake completes, and OpenSSL
+ * wants SSL_read_early_data() as the first call on the connection. The
+ * libticketring glue has already decided whether it is accepted; refused
+ * (or absent, or TLS 1.2), this reports FINISH with no bytes.
+ *
+ * A complete request in accepted early data is answered at once, in the
+ * server's first flight (0.5-RTT data): the client has it one round trip
+ * after its ClientHello, not two. Pipelined requests are answered in order,
+ * each response written whole before more early data is read. A request
+ * still incomplete when the early data ends is answered after the
+ * handshake, as early (conn.in_early). */
+static enum step read_early(struct conn *c, struct server *srv, int *answered,
+                            uint32_t *events)
+{
+    char scratch[4096];
+    for (;;) {
+        /* After an answer that closes the connection nothing more is
+         * answered. A malformed head waits for the handshake too: its
+         * answer closes, and close_notify cannot be sent before then. */
+        if (!c->close_after && c->in_len > 0) {
+            struct http_request req;
+            long n = http_parse_request(c->in, c->in_len, &req);
+            if (n > 0) {
+                if (++*answered > REQUESTS_PER_TURN) {
+                    *events = EPOLLOUT;
+                    return STEP_WAIT;
+                }
+                c->half_rtt = 1;
+                return respond(c, srv, n, &req);
+            }
+        }
+        size_t room = c->close_after ? 0 : sizeof c->in - c->in_len;
+        /* The handshake cannot finish before all the early data is read,
+         * so bytes beyond the request buffer are read and dropped. */
+        char *dst = room > 0 ? c->in + c->in_len : scratch;
+        size_t n = 0;
+        ERR_clear_error();
+        int r = SSL_read_early_data(c->ssl, dst, room > 0 ? room : sizeof scratch, &n);
+        if (r == SSL_READ_EARLY_DATA_FINISH) {
+            c->read_early = 0;
+            return STEP_AGAIN;
+        }
+        if (r != SSL_READ_EARLY_DATA_SUCCESS)
+            return ssl_wait(c, 0, events);
+        if (room > 0) {
+            c->in_len += n;
+            c->in_early = c->in_len; /* everything read so far came early */
+        } else if (n > 0 && !c->close_after) {
+            c->in_lost = 1;
+        }
+    }
+}
+
+static enum step do_handshake(struct conn *c, struct server *srv, int *answered,
+                              uint32_t *events)
+{
+    if (c->read_early)
+        return read_early(c, srv, answered, events);
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r != 1)
+        return ssl_wait(c, r, events);
+    stat_add(SSL_session_reused(c->ssl) == 1 ? &srv->stats.handshakes_resumed
+                                             : &srv->stats.handshakes_full, 1);
+    /* A 0.5-RTT answer may have said Connection: close. */
+    c->state = c->close_after ? CONN_SHUTDOWN : CONN_READ;
     return STEP_AGAIN;
 }
 
@@ -137,17 +206,34 @@ static enum step do_read(struct conn *c, struct server *srv, int *answered, uint
     }
 }
 
-static enum step do_write(struct conn *c, uint32_t *events)
+/* Write c->out. A 0.5-RTT answer goes out with SSL_write_early_data(),
+ * which writes application data before the client's Finished has arrived;
+ * nothing else happens on the connection until it is written whole (a
+ * pending record must be retried before OpenSSL writes anything else, such
+ * as the session tickets it sends once the handshake completes). */
+static enum step do_write(struct conn *c, struct server *srv, uint32_t *events)
 {
     while (c->out_off < c->out_len) {
+        size_t n = 0;
+        int r;
         ERR_clear_error();
-        int r = SSL_write(c->ssl, c->out + c->out_off, (int)(c->out_len - c->out_off));
+        if (c->half_rtt)
+            r = SSL_write_early_data(c->ssl, c->out + c->out_off, c->out_len - c->out_off, &n);
+        else
+            r = SSL_write_ex(c->ssl, c->out + c->out_off, c->out_len - c->out_off, &n);
         if (r <= 0)
             return ssl_wait(c, r, events);
-        c->out_off += (size_t)r;
+        c->out_off += n;
     }
     free(c->out);
     c->out = NULL;
+    if (c->half_rtt) {
+        c->half_rtt = 0;
+        stat_add(c->out_status == 425 ? &srv->stats.half_rtt_too_early
+                                      : &srv->stats.half_rtt_served, 1);
+        c->state = CONN_HANDSHAKE;
+        return STEP_AGAIN;
+    }
     c->state = c->close_after ? CONN_SHUTDOWN : CONN_READ;
     return STEP_AGAIN;
 }
@@ -200,9 +286,9 @@ uint32_t conn_drive(struct conn *c, struct server *srv)
         uint32_t events = 0;
         enum step s;
         switch (c->state) {
-        case CONN_HANDSHAKE: s = do_handshake(c, srv, &events); break;
+        case CONN_HANDSHAKE: s = do_handshake(c, srv, &answered, &events); break;
         case CONN_READ: s = do_read(c, srv, &answered, &events); break;
-        case CONN_WRITE: s = do_write(c, &events); break;
+        case CONN_WRITE: s = do_write(c, srv, &events); break;
         case CONN_SHUTDOWN: s = do_shutdown(c, &events); break;
         case CONN_LINGER: s = do_linger(c, &events); break;
         default: s = STEP_DONE; break;
@@ -214,9 +300,15 @@ uint32_t conn_drive(struct conn *c, struct server *srv)
     }
 }
 
+int conn_handshaking(const struct conn *c)
+{
+    return c->state == CONN_HANDSHAKE || c->half_rtt;
+}
+
 void conn_say_goodbye(struct conn *c)
 {
-    if (c->state == CONN_READ || c->state == CONN_WRITE) {
+    /* Not during a 0.5-RTT write: close_notify waits for the handshake. */
+    if ((c->state == CONN_READ || c->state == CONN_WRITE) && !c->half_rtt) {
         ERR_clear_error();
         (void)SSL_shutdown(c->ssl);
         ERR_clear_error();

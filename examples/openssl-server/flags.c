@@ -38,6 +38,19 @@ static const char usage[] =
     "  --threads N          event-loop threads, 1..64 (default 2)\n"
     "  --max-conns N        open connections at most, 1..1000000 (default 1024)\n"
     "  --idle-timeout S     close a connection idle this long, 1..3600 (default 30)\n"
+    "  --early-data[=BYTES] accept TLS 1.3 early data (0-RTT), at most BYTES per\n"
+    "                       connection, 1..16777216 (default 16384); needs --keys.\n"
+    "                       Only requests safe to replay use it: a request that\n"
+    "                       arrived in early data is served for GET and HEAD and\n"
+    "                       answered 425 Too Early otherwise (RFC 8470), before\n"
+    "                       the handshake completes when it arrived whole\n"
+    "  --replay-capacity N  ClientHellos the replay cache holds at least,\n"
+    "                       1..16777216 (default 65536); with --early-data\n"
+    "  --replay-window-ms MS  how long the replay cache remembers a ClientHello,\n"
+    "                       1000..3600000 (default 20000); early data is refused\n"
+    "                       for this long after start and accepted only when the\n"
+    "                       client's ticket age is within half of it; with\n"
+    "                       --early-data\n"
     "  --help               show this help\n"
     "\n"
     "Once it listens it prints \"listening on HOST:PORT node NAME\" on stdout.\n"
@@ -87,12 +100,22 @@ static void default_node_id(char *out)
     snprintf(out, NODE_ID_MAX + 1, "%s", valid_node_id(host) ? host : "node");
 }
 
+/* Defaults of the 0-RTT options: 16 KiB (one TLS record) holds any
+ * request head this server takes; a 20 s window covers OpenSSL's own 10 s
+ * ticket-age allowance and clients' whole-second ticket ages. */
+#define EARLY_DATA_DEFAULT 16384
+#define EARLY_DATA_MAX 16777216
+#define REPLAY_CAPACITY_DEFAULT 65536
+#define REPLAY_CAPACITY_MAX 16777216
+#define REPLAY_WINDOW_DEFAULT 20000
+
 enum opt_id { O_LISTEN, O_CERT, O_KEY, O_KEYS, O_NODE, O_ALPN, O_LIFETIME, O_THREADS,
-              O_MAXCONNS, O_IDLE, O_HELP, O_COUNT };
+              O_MAXCONNS, O_IDLE, O_EARLY, O_REPLAY_CAP, O_REPLAY_WINDOW, O_HELP, O_COUNT };
 
 static const char *const opt_names[O_COUNT] = {
     "--listen", "--cert", "--key", "--keys", "--node-id", "--alpn", "--lifetime",
-    "--threads", "--max-conns", "--idle-timeout", "--help",
+    "--threads", "--max-conns", "--idle-timeout", "--early-data", "--replay-capacity",
+    "--replay-window-ms", "--help",
 };
 
 static int set_option(struct flags *f, enum opt_id id, const char *v)
@@ -113,6 +136,14 @@ static int set_option(struct flags *f, enum opt_id id, const char *v)
     case O_THREADS: return parse_u32(name, v, 1, 64, &f->threads);
     case O_MAXCONNS: return parse_u32(name, v, 1, 1000000, &f->max_conns);
     case O_IDLE: return parse_u32(name, v, 1, 3600, &f->idle_timeout);
+    case O_EARLY:
+        if (v == NULL) {
+            f->early_data = EARLY_DATA_DEFAULT;
+            return FLAGS_OK;
+        }
+        return parse_u32(name, v, 1, EARLY_DATA_MAX, &f->early_data);
+    case O_REPLAY_CAP: return parse_u32(name, v, 1, REPLAY_CAPACITY_MAX, &f->replay_capacity);
+    case O_REPLAY_WINDOW: return parse_u32(name, v, 1000, 3600000, &f->replay_window_ms);
     case O_HELP:
     case O_COUNT:
     default:
@@ -128,6 +159,8 @@ int flags_parse(struct flags *f, int argc, char **argv)
     f->threads = 2;
     f->max_conns = 1024;
     f->idle_timeout = 30;
+    f->replay_capacity = REPLAY_CAPACITY_DEFAULT;
+    f->replay_window_ms = REPLAY_WINDOW_DEFAULT;
     default_node_id(f->node_id);
 
     unsigned seen = 0;
@@ -149,14 +182,29 @@ int flags_parse(struct flags *f, int argc, char **argv)
         if (seen & (1u << id))
             return usage_error("repeated option ", opt_names[id]);
         seen |= 1u << id;
-        const char *value = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (value == NULL)
-            return usage_error("missing value for ", opt_names[id]);
+        const char *value;
+        if (id == O_EARLY) {
+            /* Its value is optional, so it is given only as --early-data=BYTES:
+             * the next argument is never taken for it. */
+            value = eq != NULL ? eq + 1 : NULL;
+        } else {
+            value = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (value == NULL)
+                return usage_error("missing value for ", opt_names[id]);
+        }
         int rc = set_option(f, (enum opt_id)id, value);
         if (rc != FLAGS_OK)
             return rc;
     }
     if (f->cert == NULL || f->key == NULL)
         return usage_error("--cert FILE and --key FILE are required", NULL);
+    /* The replay protection is the ring's: OpenSSL's own tickets would
+     * make 0-RTT single-use entries of this process's session cache. */
+    if ((seen & (1u << O_EARLY)) && f->keys == NULL)
+        return usage_error("--early-data needs --keys", NULL);
+    if (!(seen & (1u << O_EARLY)) && (seen & (1u << O_REPLAY_CAP)))
+        return usage_error("--replay-capacity needs --early-data", NULL);
+    if (!(seen & (1u << O_EARLY)) && (seen & (1u << O_REPLAY_WINDOW)))
+        return usage_error("--replay-window-ms needs --early-data", NULL);
     return FLAGS_OK;
 }

@@ -17,6 +17,9 @@ struct flags {
     uint32_t threads;      /* event-loop threads */
     uint32_t max_conns;    /* open connections, all threads together */
     uint32_t idle_timeout; /* seconds without progress before a close */
+    uint32_t early_data;   /* TLS 1.3 early data accepted per connection; 0: off */
+    uint32_t replay_capacity;  /* ClientHellos the replay cache holds at least */
+    uint32_t replay_window_ms; /* how long it remembers one */
 };
 
 #define FLAGS_OK 0

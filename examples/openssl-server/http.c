@@ -206,6 +206,7 @@ const char *http_reason(int status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 425: return "Too Early";
     case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     case 500: return "Internal Server Error";

@@ -70,7 +70,7 @@ static void close_conn(struct worker *w, struct conn *c)
     struct server_stats *st = &w->srv->stats;
     (void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     list_unlink(w, c);
-    if (c->state == CONN_HANDSHAKE)
+    if (conn_handshaking(c))
         stat_add(&st->handshakes_failed, 1);
     atomic_fetch_sub_explicit(&st->active, 1, memory_order_relaxed);
     conn_free(c);
@@ -116,7 +116,7 @@ static void add_conn(struct worker *w, int fd, int64_t now)
 {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct conn *c = conn_new(w->srv->tls.ctx, fd);
+    struct conn *c = conn_new(w->srv->tls.ctx, fd, w->srv->flags.early_data != 0);
     if (c == NULL) {
         close(fd);
         atomic_fetch_sub_explicit(&w->srv->stats.active, 1, memory_order_relaxed);

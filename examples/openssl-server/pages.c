@@ -56,7 +56,7 @@ static void text_u64(struct text *t, const char *prefix, uint64_t v)
     text_str(t, num);
 }
 
-static void info_body(struct server *srv, SSL *ssl, struct text *t)
+static void info_body(struct server *srv, SSL *ssl, int early, struct text *t)
 {
     char origin[80] = "-";
     const unsigned char *alpn = NULL;
@@ -74,6 +74,7 @@ static void info_body(struct server *srv, SSL *ssl, struct text *t)
     text_str(t, "\nprotocol: ");
     text_str(t, SSL_get_version(ssl));
     text_str(t, resumed ? "\nresumed: yes" : "\nresumed: no");
+    text_str(t, early ? "\nearly-data: yes" : "\nearly-data: no");
     text_str(t, "\nticket-origin: ");
     text_str(t, origin);
     text_str(t, "\nalpn: ");
@@ -133,6 +134,22 @@ static void metrics_body(struct server *srv, struct text *t)
     text_str(t, "# HELP ticketring_server_requests_total HTTP requests answered.\n"
                 "# TYPE ticketring_server_requests_total counter\n");
     text_u64(t, "ticketring_server_requests_total ", stat_get(&st->requests));
+    text_str(t, "# HELP ticketring_server_early_requests_total HTTP requests that came "
+                "(wholly or partly) in TLS early data, by answer: served (GET, HEAD) or "
+                "425 Too Early.\n"
+                "# TYPE ticketring_server_early_requests_total counter\n");
+    text_u64(t, "ticketring_server_early_requests_total{answer=\"served\"} ",
+             stat_get(&st->early_served));
+    text_u64(t, "ticketring_server_early_requests_total{answer=\"too_early\"} ",
+             stat_get(&st->early_too_early));
+    text_str(t, "# HELP ticketring_server_half_rtt_responses_total Answers to requests in "
+                "TLS early data written whole before the handshake completed (0.5-RTT "
+                "data), by answer: served (GET, HEAD) or 425 Too Early.\n"
+                "# TYPE ticketring_server_half_rtt_responses_total counter\n");
+    text_u64(t, "ticketring_server_half_rtt_responses_total{answer=\"served\"} ",
+             stat_get(&st->half_rtt_served));
+    text_u64(t, "ticketring_server_half_rtt_responses_total{answer=\"too_early\"} ",
+             stat_get(&st->half_rtt_too_early));
 
     /* The node id was checked to need no escaping in a label value. */
     text_str(t, "# HELP ticketring_server_node_info This node's id and where its ticket "
@@ -193,17 +210,26 @@ static int path_is(const struct http_request *req, const char *p)
 }
 
 int pages_respond(struct server *srv, SSL *ssl, const struct http_request *req,
-                  int keep_alive, char **out, size_t *out_len)
+                  int keep_alive, int early, char **out, size_t *out_len, int *status_out)
 {
     struct text body = {0};
     const char *type = TEXT_PLAIN;
     int status = 200;
     int head = method_is(req, "HEAD");
-    if (!head && !method_is(req, "GET")) {
+    int safe = head || method_is(req, "GET");
+    if (early)
+        stat_add(safe ? &srv->stats.early_served : &srv->stats.early_too_early, 1);
+    if (early && !safe) {
+        /* Before 405: the client must not take "not allowed" for an answer
+         * to a request this server never processed; it retries after the
+         * handshake, where it gets the real answer. */
+        status = 425;
+        text_str(&body, "too early: send this request again after the TLS handshake\n");
+    } else if (!safe) {
         status = 405;
         text_str(&body, "method not allowed\n");
     } else if (path_is(req, "/")) {
-        info_body(srv, ssl, &body);
+        info_body(srv, ssl, early, &body);
     } else if (path_is(req, "/ready")) {
         status = ready_body(srv, &body);
     } else if (path_is(req, "/metrics")) {
@@ -213,6 +239,7 @@ int pages_respond(struct server *srv, SSL *ssl, const struct http_request *req,
         status = 404;
         text_str(&body, "not found\n");
     }
+    *status_out = status;
     int rc = -1;
     if (!body.failed)
         rc = http_response(status, type, body.p != NULL ? body.p : "", body.len, keep_alive,

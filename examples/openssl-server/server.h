@@ -17,6 +17,12 @@ struct server_stats {
     atomic_uint_fast64_t rejected;    /* accepted over the connection cap and closed */
     atomic_uint_fast64_t active;      /* open connections */
     atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t early_served;    /* requests in early data answered (GET, HEAD) */
+    atomic_uint_fast64_t early_too_early; /* requests in early data answered 425 */
+    /* Of those, the answers written whole before the handshake completed
+     * (0.5-RTT data). */
+    atomic_uint_fast64_t half_rtt_served;
+    atomic_uint_fast64_t half_rtt_too_early;
 };
 
 struct server {

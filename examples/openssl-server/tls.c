@@ -79,6 +79,33 @@ void tls_log_keys(tr_ring *ring, const char *what, const char *path)
     log_line("keys %s from %s: %" PRIu32 " keys, fingerprint %s", what, path, count, fp);
 }
 
+/* One cache for the whole process: every thread's handshakes must see
+ * every ClientHello this process accepted, and the ring's early-data tag
+ * (sealed into the tickets) names this cache, so only this process accepts
+ * their early data. Set before tr_openssl_attach(): the first tickets
+ * already carry the tag. */
+static int early_init(struct tls *t, const struct flags *f)
+{
+    int rc = tr_replay_new(&t->replay, f->replay_capacity, f->replay_window_ms);
+    if (rc == 0)
+        rc = tr_ring_set_early_data(t->ring, f->early_data, t->replay);
+    if (rc != 0) {
+        log_line("cannot turn early data on: %s", tr_strerror(rc));
+        return -1;
+    }
+    tr_replay_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    if (tr_replay_get_stats(t->replay, &st) != 0)
+        st.bytes = 0;
+    log_line("early data on: up to %" PRIu32 " bytes per connection; replay cache of %" PRIu32
+             " ClientHellos (%" PRIu64 " bytes), window %" PRIu32
+             " ms; 0-RTT refused for the first %" PRIu32 " ms",
+             f->early_data, f->replay_capacity, st.bytes, f->replay_window_ms,
+             f->replay_window_ms);
+    return 0;
+}
+
 static int ring_init(struct tls *t, const struct flags *f)
 {
     uint32_t line = 0;
@@ -91,6 +118,8 @@ static int ring_init(struct tls *t, const struct flags *f)
         log_line("cannot set up a key ring: %s", tr_strerror(rc));
         return -1;
     }
+    if (f->early_data != 0 && early_init(t, f) != 0)
+        return -1;
     /* A key file that is missing or refused at start is not fatal: the
      * node serves full handshakes, answers /ready with 503, and loads the
      * file once it appears (a Kubernetes Secret may arrive later). */
@@ -165,4 +194,7 @@ void tls_free(struct tls *t)
     t->ctx = NULL;
     tr_ring_free(t->ring);
     t->ring = NULL;
+    /* Last: the ring's handshakes checked their early data against it. */
+    tr_replay_free(t->replay);
+    t->replay = NULL;
 }

@@ -67,6 +67,20 @@ TR_EXPORT int tr_openssl_set_unbound_policy(SSL_CTX *ctx, int32_t policy);
  * SSL_CLIENT_HELLO_SUCCESS. `arg` is ignored. Thread-safe. */
 TR_EXPORT int tr_openssl_client_hello_cb(SSL *ssl, int *alert, void *arg);
 
+/* Early data (TLS 1.3 0-RTT) follows the ring's early-data policy
+ * (tr_ring_set_early_data): tr_openssl_attach() sets SSL_OP_NO_ANTI_REPLAY
+ * on ctx (OpenSSL's own anti-replay makes tickets single-use entries of one
+ * process's cache, which no other node can resume), gives each connection
+ * the ring's maximum early data (SSL_set_max_early_data, 0 when off) from
+ * its ClientHello callback, with SSL_set_recv_max_early_data at 16 MiB so
+ * refused early data is skipped rather than fatal,
+ * and installs this allow-early-data callback: it accepts early data only
+ * under the ring's policy and counts every refusal by reason. The server
+ * still reads early data with SSL_read_early_data(). An application that
+ * installs its own (SSL_CTX_set_allow_early_data_cb) must call this from
+ * it and refuse when it returns 0. `arg` is ignored. Thread-safe. */
+TR_EXPORT int tr_openssl_allow_early_data_cb(SSL *ssl, void *arg);
+
 /* For a connection whose handshake resumed a ticket: copy the node id of
  * the node that issued that ticket (NUL-terminated, "" when it carried none)
  * into node_id (cap >= 65 always suffices). TR_E_INVAL when ssl resumed no

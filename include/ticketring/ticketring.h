@@ -32,9 +32,9 @@ extern "C" {
 /* ---- Version ---------------------------------------------------------- */
 
 #define TR_VERSION_MAJOR 0
-#define TR_VERSION_MINOR 2
+#define TR_VERSION_MINOR 3
 #define TR_VERSION_PATCH 0
-#define TR_VERSION_STRING "0.2.0"
+#define TR_VERSION_STRING "0.3.0"
 /* 0xMMmmpp: compare with tr_version() to detect a header/library mismatch. */
 #define TR_VERSION_NUMBER \
     ((TR_VERSION_MAJOR << 16) | (TR_VERSION_MINOR << 8) | TR_VERSION_PATCH)
@@ -74,6 +74,16 @@ TR_EXPORT const char *tr_version_string(void);
 #define TR_E_TICKET_ALPN (-26)      /* bound to another ALPN protocol */
 #define TR_E_TICKET_CONTEXT (-27)   /* bound to another application context */
 #define TR_E_TICKET_UNBOUND (-28)   /* carries no binding data and the policy refuses that */
+/* Why early data (0-RTT) was refused; the resumption itself goes on (1-RTT). */
+#define TR_E_REPLAY (-29)           /* this ClientHello was seen within the replay window */
+#define TR_E_REPLAY_FULL (-30)      /* the replay cache is full: refused, fail closed */
+#define TR_E_REPLAY_STARTUP (-31)   /* the replay cache is younger than its window */
+#define TR_E_EARLY_OFF (-32)        /* early data is not enabled on the ring */
+#define TR_E_EARLY_STALE (-33)      /* the client's ticket age is outside the freshness window */
+#define TR_E_EARLY_NODE (-34)       /* ticket issued by another node or process */
+#define TR_E_EARLY_SNI (-35)        /* SNI differs from the ticket's */
+#define TR_E_EARLY_ALPN (-36)       /* ALPN differs from the ticket's */
+#define TR_E_EARLY_TLS (-37)        /* the TLS library refused it before the policy ran */
 
 /* A constant English name for any code, "unknown error" for others. Thread-safe. */
 TR_EXPORT const char *tr_strerror(int code);
@@ -434,10 +444,107 @@ TR_EXPORT int tr_ring_tls_key(tr_ring *ring, const tr_crypto *crypto,
 #define TR_EVENT_TICKET_ACCEPTED 5   /* a ticket passed every check (tr_stats.opened) */
 #define TR_EVENT_TICKET_ACCEPTED_OLD_KEY 6 /* also: it was opened with an older key */
 #define TR_EVENT_TICKET_UNBOUND 7    /* also: it carried no binding data */
+#define TR_EVENT_EARLY_ACCEPTED 8    /* early data (0-RTT) was accepted */
 
 /* Count one TR_EVENT_*, or one refused ticket under its TR_E_TICKET_* code,
+ * or one refusal of early data under its TR_E_REPLAY* / TR_E_EARLY_* code,
  * in the ring's statistics. TR_E_INVAL for anything else. Thread-safe. */
 TR_EXPORT int tr_ring_record(tr_ring *ring, int32_t event);
+
+/* ---- 0-RTT: replay cache ---------------------------------------------------
+ * TLS 1.3 early data can be replayed by whoever recorded it. A replay cache
+ * remembers a value unique to each ClientHello (the OpenSSL glue uses
+ * ClientHello.random, which the PSK binder authenticates) for a window, and
+ * answers "seen before" with no false negative inside the window, ever
+ * (docs/early-data.md). Its memory is fixed when it is made; when it has no
+ * room it refuses rather than forget early. */
+
+typedef struct tr_replay tr_replay;
+
+#define TR_REPLAY_MAX_CAPACITY 16777216u /* values a cache can be made for */
+
+/* Make a cache that remembers each value for window_ms (1000..3600000)
+ * and holds at least `capacity` (1..TR_REPLAY_MAX_CAPACITY) values at once,
+ * using malloc/free: all its memory (tr_replay_stats.bytes) is allocated
+ * here. Its hash key is random (getrandom). For its first window_ms it
+ * refuses (TR_E_REPLAY_STARTUP): it cannot know what a previous process
+ * accepted before a restart. The caller owns *out and frees it with
+ * tr_replay_free(). Thread-safe. */
+TR_EXPORT int tr_replay_new(tr_replay **out, uint32_t capacity, uint32_t window_ms);
+/* As tr_replay_new(), allocating through malloc_fn/free_fn (both non-NULL)
+ * with `arg`. Thread-safe. */
+TR_EXPORT int tr_replay_new_with_allocator(tr_replay **out, uint32_t capacity,
+                                           uint32_t window_ms, tr_malloc_fn malloc_fn,
+                                           tr_free_fn free_fn, void *arg);
+/* Free the cache. NULL is a no-op. Not thread-safe: no other call on it (or
+ * on a ring it is set on) may be running or start. */
+TR_EXPORT void tr_replay_free(tr_replay *replay);
+/* Replace the clock (default: CLOCK_REALTIME; give it the ring's clock).
+ * fn NULL restores the default. The start-up window starts again. Set it
+ * before sharing the cache between threads. */
+TR_EXPORT int tr_replay_set_clock(tr_replay *replay, tr_clock_fn fn, void *arg);
+/* Check `value` (1..1024 bytes) and record it: 0 when first seen within
+ * the window (recorded now), TR_E_REPLAY when seen before, TR_E_REPLAY_FULL
+ * when there is no room (nothing recorded), TR_E_REPLAY_STARTUP in the
+ * start-up window (recorded all the same). Allocates nothing; takes one of
+ * many short locks. Thread-safe. */
+TR_EXPORT int tr_replay_check(tr_replay *replay, const uint8_t *value, size_t len);
+
+/* Counters and sizes of a cache. Set `size` to sizeof(tr_replay_stats)
+ * before calling tr_replay_get_stats(); fields are only ever appended. */
+typedef struct tr_replay_stats {
+    uint32_t size;
+    uint32_t window_ms;
+    uint64_t capacity; /* values it holds at least, as made */
+    uint64_t slots;    /* values it holds at most */
+    uint64_t bytes;    /* memory it allocated */
+    uint64_t entries;  /* values held now (expired ones not yet reclaimed included) */
+    uint64_t fresh;    /* checks that found the value new */
+    uint64_t replays;  /* checks that found it seen before */
+    uint64_t full;     /* checks refused for want of room */
+    uint64_t startup;  /* checks in the start-up window */
+} tr_replay_stats;
+
+/* Copy the cache's counters into *out (out->size set by the caller).
+ * Thread-safe; counters are read one by one. */
+TR_EXPORT int tr_replay_get_stats(tr_replay *replay, tr_replay_stats *out);
+
+/* ---- 0-RTT: early-data policy on the ring ---------------------------------
+ * Early data is accepted only when the ticket was issued by this process
+ * with early data on (so the replay cache has seen every earlier attempt
+ * with it: a flight replayed to another node gets 1-RTT), the client's
+ * ticket age puts the ClientHello's expected arrival near now (from a
+ * quarter window before to three quarters after: one window in all),
+ * (RFC 8446 8.3), the SNI and ALPN are the ticket's, and the replay cache
+ * has not seen the ClientHello (RFC 8446 8.2). */
+
+/* Accept early data of at most max_bytes (1..16777216) per connection,
+ * checked against `replay` (not owned; rings may share one), or turn early
+ * data off (max_bytes 0, the default; replay is then ignored, and the ring
+ * lets go of its cache). A cache must outlive every handshake that may be
+ * using it: free it after the ring, or after turning early data off once
+ * the handshakes running then are done. Takes effect for the next
+ * connection. Thread-safe. */
+TR_EXPORT int tr_ring_set_early_data(tr_ring *ring, uint32_t max_bytes, tr_replay *replay);
+/* The early data the ring accepts per connection now, 0 when off. Thread-safe. */
+TR_EXPORT int tr_ring_early_data_max(tr_ring *ring, uint32_t *max_bytes);
+/* For a TLS integration: the tag to seal into every ticket issued while
+ * early data is on (*tag 0 when off). It names the replay cache in this
+ * process, so only a node holding that cache accepts the ticket's early
+ * data; it differs in a forked child. Thread-safe. */
+TR_EXPORT int tr_ring_early_data_tag(tr_ring *ring, uint64_t *tag);
+/* For a TLS integration: may a resumption accept its early data? The
+ * ticket's sealed tag (0 if none) and issue time (milliseconds), the
+ * client's ticket age from its ClientHello (milliseconds, de-obfuscated),
+ * and the value the replay cache records for this ClientHello (its random).
+ * Checks in this order and returns the first refusal: TR_E_EARLY_OFF,
+ * TR_E_EARLY_NODE, TR_E_EARLY_STALE, then the replay cache's answer (0
+ * means accept: the value is recorded). The SNI and ALPN comparison is the
+ * integration's (TR_E_EARLY_SNI, TR_E_EARLY_ALPN). Counts nothing: record
+ * the outcome with tr_ring_record(). Thread-safe. */
+TR_EXPORT int tr_ring_check_early_data(tr_ring *ring, uint64_t ticket_tag, int64_t issue_ms,
+                                       uint32_t client_age_ms, const uint8_t *value,
+                                       size_t value_len);
 
 /* ---- Statistics ---------------------------------------------------------- */
 
@@ -470,6 +577,17 @@ typedef struct tr_stats {
     uint64_t handshakes_resumed;
     uint64_t resumed_cross_node; /* resumed handshakes of another node's ticket */
     uint64_t tickets_renewed;    /* new tickets issued on resumed handshakes */
+    /* since 0.3.0 (0-RTT: accepted, and refused by reason) */
+    uint64_t early_accepted;
+    uint64_t early_refused_off;
+    uint64_t early_refused_stale;
+    uint64_t early_refused_node;
+    uint64_t early_refused_sni;
+    uint64_t early_refused_alpn;
+    uint64_t early_refused_replay;
+    uint64_t early_refused_full;
+    uint64_t early_refused_startup;
+    uint64_t early_refused_tls;
 } tr_stats;
 
 /* Copy the counters into *out (out->size set by the caller; fields beyond it
@@ -484,6 +602,36 @@ TR_EXPORT int tr_ring_stats(tr_ring *ring, tr_stats *out);
  * without it, also with TR_E_BUFFER_TOO_SMALL (then retry with *len + 1).
  * Thread-safe. */
 TR_EXPORT int tr_ring_metrics(tr_ring *ring, char *buf, size_t cap, size_t *len);
+
+/* ---- For bindings (FFI callers that cannot read this header) --------------
+ * The statistics structs by index, so a binding never mirrors their layout:
+ * index i names the i-th counter field in struct order (the `size` and
+ * `reserved` headers excluded), and new fields get new, higher indexes. */
+
+/* Number of counters in tr_stats. Thread-safe. */
+TR_EXPORT size_t tr_stats_count(void);
+/* Name of tr_stats counter i, as spelled in tr_stats ("sealed", ...), in
+ * static storage; NULL when i >= tr_stats_count(). Thread-safe. */
+TR_EXPORT const char *tr_stats_name(size_t i);
+/* Counter i of the ring's statistics into *value (a 32-bit field is
+ * widened). TR_E_INVAL when i >= tr_stats_count(). Thread-safe. */
+TR_EXPORT int tr_ring_stat(tr_ring *ring, size_t i, uint64_t *value);
+/* Number of fields in tr_replay_stats. Thread-safe. */
+TR_EXPORT size_t tr_replay_stats_count(void);
+/* Name of tr_replay_stats field i ("window_ms", ...), in static storage;
+ * NULL when i >= tr_replay_stats_count(). Thread-safe. */
+TR_EXPORT const char *tr_replay_stats_name(size_t i);
+/* Field i of the cache's statistics into *value (a 32-bit field is
+ * widened). TR_E_INVAL when i >= tr_replay_stats_count(). Thread-safe. */
+TR_EXPORT int tr_replay_stat(tr_replay *replay, size_t i, uint64_t *value);
+
+/* Longest cluster id in characters, without the NUL (tr_ring_cluster()
+ * needs a buffer one larger). Thread-safe. */
+TR_EXPORT size_t tr_cluster_id_max(void);
+/* TR_REPLAY_MAX_CAPACITY, as a function. Thread-safe. */
+TR_EXPORT size_t tr_replay_max_capacity(void);
+/* Longest value tr_replay_check() takes, in bytes. Thread-safe. */
+TR_EXPORT size_t tr_replay_value_max(void);
 
 #ifdef __cplusplus
 }

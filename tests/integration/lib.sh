@@ -190,6 +190,13 @@ assert_no_secrets() {
     done < <(awk '$1 == "key" { print $4 }' "$keyfile")
 }
 
+# Milliseconds of the real-time clock (the clock the server's replay cache
+# and ring read), without a fork.
+now_ms() {
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((10#$t / 1000))
+}
+
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
 # This waits for another process (a node noticing a file), it times nothing.
 wait_for() {

@@ -84,6 +84,17 @@ int tu_node_init(struct tu_node *n, const struct tu_tls_identity *ident, const c
         rc = tr_ring_set_max_age(n->ring, policy->max_age);
     if (rc == 0 && keyfile != NULL)
         rc = tr_ring_load(n->ring, keyfile, &line);
+    if (rc == 0 && policy != NULL && policy->early_max != 0) {
+        /* The cache reads the node's clock, so its start-up window runs on
+         * it too: tests move clock_ms past it before 0-RTT can pass. */
+        rc = tr_replay_new(&n->replay, policy->replay_capacity != 0 ? policy->replay_capacity
+                                                                   : TU_NODE_REPLAY_CAPACITY,
+                           TU_NODE_REPLAY_WINDOW_MS);
+        if (rc == 0)
+            rc = tr_replay_set_clock(n->replay, tu_node_clock, &n->clock_ms);
+        if (rc == 0)
+            rc = tr_ring_set_early_data(n->ring, policy->early_max, n->replay);
+    }
     if (rc != 0) {
         fprintf(stderr, "tls_node %s: ring: %s (line %u)\n", n->id, tr_strerror(rc), line);
         goto fail;
@@ -107,8 +118,11 @@ void tu_node_free(struct tu_node *n)
 {
     SSL_CTX_free(n->ctx);
     tr_ring_free(n->ring);
+    /* After the ring: it holds the cache until it is freed. */
+    tr_replay_free(n->replay);
     n->ctx = NULL;
     n->ring = NULL;
+    n->replay = NULL;
 }
 
 void tu_nodes_set_clock(struct tu_node *nodes, size_t count, int64_t now_ms)
@@ -140,6 +154,11 @@ static const struct {
     C(refused_context), C(reloads),             C(reload_failures),    C(refused_unbound),
     C(opened_unbound),  C(handshakes_full),     C(handshakes_resumed), C(resumed_cross_node),
     C(tickets_renewed),
+    /* since 0.3.0 */
+    C(early_accepted),       C(early_refused_off),  C(early_refused_stale),
+    C(early_refused_node),   C(early_refused_sni),  C(early_refused_alpn),
+    C(early_refused_replay), C(early_refused_full), C(early_refused_startup),
+    C(early_refused_tls),
 #undef C
 };
 

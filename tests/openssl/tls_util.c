@@ -248,7 +248,71 @@ int tu_tls_drive_handshake(SSL *c, SSL *s, uint64_t *server_ns)
     return cdone && sdone ? 0 : -1;
 }
 
-int tu_tls_send_byte(SSL *from, SSL *to, char byte, uint64_t *from_ns, uint64_t *to_ns)
+/* ---- Memory BIOs, for the early-data driver ------------------------------- */
+
+/* Memory BIOs on both ends; pump() moves what each end wrote to the other. */
+struct link {
+    BIO *c_in, *c_out, *s_in, *s_out; /* owned by the SSLs once set */
+    int client_has_read;              /* something was handed to the client */
+    int capture;
+    uint8_t *flight;
+    size_t flight_len, flight_cap;
+};
+
+static BIO *mem_bio(void)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    /* Empty means "retry later", not end of file. */
+    if (b != NULL)
+        BIO_set_mem_eof_return(b, -1);
+    return b;
+}
+
+static int keep_flight(struct link *l, const char *buf, size_t n)
+{
+    if (l->flight_len + n > l->flight_cap) {
+        size_t cap = (l->flight_len + n) * 2;
+        uint8_t *p = realloc(l->flight, cap);
+        if (p == NULL)
+            return -1;
+        l->flight = p;
+        l->flight_cap = cap;
+    }
+    memcpy(l->flight + l->flight_len, buf, n);
+    l->flight_len += n;
+    return 0;
+}
+
+static int move(struct link *l, BIO *from, BIO *to, int from_client)
+{
+    char buf[4096];
+    int n;
+
+    while ((n = BIO_read(from, buf, sizeof(buf))) > 0) {
+        /* The client's output up to the first byte it could read is its
+         * first flight: it wrote it without having seen the server. */
+        if (from_client && l->capture && !l->client_has_read &&
+            keep_flight(l, buf, (size_t)n) != 0)
+            return -1;
+        if (BIO_write(to, buf, n) != n)
+            return -1;
+        if (!from_client)
+            l->client_has_read = 1;
+    }
+    return 0;
+}
+
+/* NULL: a BIO pair, which moves the bytes itself. */
+static int pump(struct link *l)
+{
+    if (l == NULL)
+        return 0;
+    return move(l, l->c_out, l->s_in, 1) == 0 && move(l, l->s_out, l->c_in, 0) == 0 ? 0 : -1;
+}
+
+/* One byte from `from` to `to` over a BIO pair (l NULL) or a link. */
+static int send_byte(struct link *l, SSL *from, SSL *to, char byte, uint64_t *from_ns,
+                     uint64_t *to_ns)
 {
     char got = 0;
     uint64_t t0 = now_ns();
@@ -260,6 +324,8 @@ int tu_tls_send_byte(SSL *from, SSL *to, char byte, uint64_t *from_ns, uint64_t 
         return -1;
     }
     for (int i = 0; i < DRIVE_ROUNDS; i++) {
+        if (pump(l) != 0)
+            return -1;
         t0 = now_ns();
         r = SSL_read(to, &got, 1);
         add_since(to_ns, t0);
@@ -273,9 +339,16 @@ int tu_tls_send_byte(SSL *from, SSL *to, char byte, uint64_t *from_ns, uint64_t 
     return -1;
 }
 
-int tu_tls_drive_shutdown(SSL *c, SSL *s, uint64_t *server_ns)
+int tu_tls_send_byte(SSL *from, SSL *to, char byte, uint64_t *from_ns, uint64_t *to_ns)
+{
+    return send_byte(NULL, from, to, byte, from_ns, to_ns);
+}
+
+/* close_notify both ways over a BIO pair (l NULL) or a link. */
+static int shutdown_both(struct link *l, SSL *c, SSL *s, uint64_t *server_ns)
 {
     int cdone = 0, sdone = 0;
+
     for (int i = 0; i < DRIVE_ROUNDS && !(cdone && sdone); i++) {
         int r;
         if (!cdone) {
@@ -287,6 +360,8 @@ int tu_tls_drive_shutdown(SSL *c, SSL *s, uint64_t *server_ns)
                 return -1;
             }
         }
+        if (pump(l) != 0)
+            return -1;
         if (!sdone) {
             uint64_t t0 = now_ns();
             r = SSL_shutdown(s);
@@ -298,8 +373,15 @@ int tu_tls_drive_shutdown(SSL *c, SSL *s, uint64_t *server_ns)
                 return -1;
             }
         }
+        if (pump(l) != 0)
+            return -1;
     }
     return cdone && sdone ? 0 : -1;
+}
+
+int tu_tls_drive_shutdown(SSL *c, SSL *s, uint64_t *server_ns)
+{
+    return shutdown_both(NULL, c, s, server_ns);
 }
 
 static int client_setup(SSL *c, const struct tu_tls_opts *o)
@@ -376,6 +458,194 @@ int tu_tls_connect(SSL_CTX *server, SSL_CTX *client, const char *sni, const char
     struct tu_tls_opts o = {.sni = sni, .alpn_csv = alpn_csv, .version = version,
                             .session = session};
     return tu_tls_connect_opts(server, client, &o, res);
+}
+
+/* ---- Early data ---------------------------------------------------------- */
+
+/* The server's side of the handshake, one step: read early data while it
+ * comes (unless the application skips it), then complete the handshake.
+ * 1 when done, 0 to be called again, -1 on failure. */
+static int server_step(SSL *s, int *early_done, struct tu_tls_early_result *res)
+{
+    uint8_t buf[1024];
+    int r;
+
+    while (!*early_done) {
+        size_t n = 0;
+        r = SSL_read_early_data(s, buf, sizeof(buf), &n);
+        if (r == SSL_READ_EARLY_DATA_SUCCESS) {
+            if (n > sizeof(res->early) - res->early_len)
+                return -1;
+            memcpy(res->early + res->early_len, buf, n);
+            res->early_len += n;
+        } else if (r == SSL_READ_EARLY_DATA_FINISH) {
+            *early_done = 1;
+        } else if (retry(s, 0)) {
+            return 0;
+        } else {
+            report("SSL_read_early_data");
+            return -1;
+        }
+    }
+    r = SSL_do_handshake(s);
+    if (r == 1)
+        return 1;
+    if (retry(s, r))
+        return 0;
+    report("server handshake");
+    return -1;
+}
+
+int tu_tls_connect_early(SSL_CTX *server, SSL_CTX *client, const struct tu_tls_early_opts *o,
+                         struct tu_tls_early_result *res)
+{
+    struct tu_tls_opts co = {.sni = o->sni, .alpn_csv = o->alpn_csv, .session = o->session};
+    struct link l;
+    SSL *c = NULL, *s = NULL;
+    size_t written = 0;
+    int cdone = 0, sdone = 0, early_done = o->server_skips_early, rc = -1;
+
+    memset(res, 0, sizeof(*res));
+    memset(&l, 0, sizeof(l));
+    l.capture = o->capture;
+    if (o->session == NULL || o->early == NULL || o->early_len == 0 ||
+        o->early_len > TU_EARLY_MAX) {
+        fprintf(stderr, "tls_util: early data connection needs a session and 1..%d bytes\n",
+                TU_EARLY_MAX);
+        return -1;
+    }
+    c = SSL_new(client);
+    s = SSL_new(server);
+    l.c_in = mem_bio();
+    l.c_out = mem_bio();
+    l.s_in = mem_bio();
+    l.s_out = mem_bio();
+    if (c == NULL || s == NULL || l.c_in == NULL || l.c_out == NULL || l.s_in == NULL ||
+        l.s_out == NULL) {
+        report("SSL_new/memory BIOs");
+        BIO_free(l.c_in);
+        BIO_free(l.c_out);
+        BIO_free(l.s_in);
+        BIO_free(l.s_out);
+        goto out;
+    }
+    SSL_set_bio(c, l.c_in, l.c_out);
+    SSL_set_bio(s, l.s_in, l.s_out);
+    SSL_set_connect_state(c);
+    SSL_set_accept_state(s);
+    SSL_set_msg_callback(c, tu_tls_count_tickets);
+    SSL_set_msg_callback_arg(c, &res->tickets);
+    if (client_setup(c, &co) != 0) {
+        report("client setup");
+        goto out;
+    }
+    if (o->client_setup != NULL)
+        o->client_setup(c, o->arg);
+    if (o->server_setup != NULL)
+        o->server_setup(s, o->arg);
+    /* The ClientHello and the early data record, before any reply. */
+    if (SSL_write_early_data(c, o->early, o->early_len, &written) != 1 ||
+        written != o->early_len) {
+        report("SSL_write_early_data");
+        goto out;
+    }
+    for (int i = 0; i < DRIVE_ROUNDS && !(cdone && sdone); i++) {
+        int r;
+        if (pump(&l) != 0)
+            goto out;
+        if (!sdone) {
+            r = server_step(s, &early_done, res);
+            if (r < 0)
+                goto out;
+            sdone = r;
+        }
+        if (pump(&l) != 0)
+            goto out;
+        if (!cdone) {
+            r = SSL_do_handshake(c);
+            if (r == 1)
+                cdone = 1;
+            else if (!retry(c, r)) {
+                report("client handshake");
+                goto out;
+            }
+        }
+    }
+    if (!(cdone && sdone) || send_byte(&l, s, c, 'S', NULL, NULL) != 0 ||
+        send_byte(&l, c, s, 'C', NULL, NULL) != 0)
+        goto out;
+    res->resumed = SSL_session_reused(c) && SSL_session_reused(s);
+    res->client_status = SSL_get_early_data_status(c);
+    res->server_status = SSL_get_early_data_status(s);
+    if (o->server_done != NULL)
+        o->server_done(s, o->arg);
+    if (shutdown_both(&l, c, s, NULL) != 0)
+        goto out;
+    res->session = SSL_get1_session(c);
+    rc = res->session != NULL ? 0 : -1;
+out:
+    res->ok = rc == 0;
+    res->flight = l.flight;
+    res->flight_len = l.flight_len;
+    SSL_free(c);
+    SSL_free(s);
+    return rc;
+}
+
+void tu_tls_early_result_free(struct tu_tls_early_result *res)
+{
+    free(res->flight);
+    SSL_SESSION_free(res->session);
+    res->flight = NULL;
+    res->session = NULL;
+}
+
+int tu_tls_replay_flight(SSL_CTX *server, const uint8_t *flight, size_t len,
+                         struct tu_tls_replay_result *res)
+{
+    uint8_t buf[1024];
+    BIO *in = NULL, *out = NULL;
+    SSL *s = NULL;
+    int rc = -1;
+
+    memset(res, 0, sizeof(*res));
+    s = SSL_new(server);
+    in = mem_bio();
+    out = mem_bio();
+    if (s == NULL || in == NULL || out == NULL || len > INT32_MAX ||
+        BIO_write(in, flight, (int)len) != (int)len) {
+        report("replay setup");
+        BIO_free(in);
+        BIO_free(out);
+        goto out;
+    }
+    SSL_set_bio(s, in, out);
+    SSL_set_accept_state(s);
+    for (int i = 0; i < DRIVE_ROUNDS; i++) {
+        size_t n = 0;
+        int r = SSL_read_early_data(s, buf, sizeof(buf), &n);
+        if (r == SSL_READ_EARLY_DATA_SUCCESS) {
+            res->early_len += n;
+            continue;
+        }
+        if (r == SSL_READ_EARLY_DATA_FINISH) {
+            /* Early data refused: the rest waits for the client's
+             * Finished, after OpenSSL skips the early data records. */
+            r = SSL_do_handshake(s);
+            res->completed = r == 1;
+            res->failed = r != 1 && !retry(s, r);
+        } else {
+            res->failed = !retry(s, 0);
+        }
+        break;
+    }
+    ERR_clear_error();
+    res->early_status = SSL_get_early_data_status(s);
+    res->resumed = SSL_session_reused(s);
+    rc = 0;
+out:
+    SSL_free(s);
+    return rc;
 }
 
 /* ---- DER surgery -------------------------------------------------------- */

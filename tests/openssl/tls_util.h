@@ -97,6 +97,66 @@ int tu_tls_drive_shutdown(SSL *c, SSL *s, uint64_t *server_ns);
 void tu_tls_count_tickets(int write_p, int version, int content_type, const void *buf,
                           size_t len, SSL *ssl, void *arg);
 
+/* ---- Early data (TLS 1.3 0-RTT) ------------------------------------------
+ * Client and server over memory BIOs, with the bytes moved between them by
+ * the driver, so the client's first flight can be recorded and replayed. */
+
+#define TU_EARLY_MAX 32768 /* early data a driver sends or keeps */
+
+struct tu_tls_early_opts {
+    const char *sni;      /* NULL: none */
+    const char *alpn_csv; /* NULL: no ALPN offered */
+    SSL_SESSION *session; /* offered (not consumed); must allow early data */
+    const uint8_t *early; /* 1..TU_EARLY_MAX bytes the client writes with */
+    size_t early_len;     /* SSL_write_early_data before the handshake */
+    /* The server completes the handshake with SSL_do_handshake instead of
+     * reading early data (an application that never calls
+     * SSL_read_early_data). */
+    int server_skips_early;
+    int capture; /* record the client's first flight in res->flight */
+    tu_tls_ssl_fn client_setup, server_setup, server_done; /* as tu_tls_opts */
+    void *arg;
+};
+
+struct tu_tls_early_result {
+    int ok;
+    int resumed;       /* both ends resumed */
+    int tickets;       /* NewSessionTicket messages the client read */
+    int client_status; /* SSL_get_early_data_status() of each end */
+    int server_status;
+    uint8_t early[TU_EARLY_MAX]; /* what SSL_read_early_data returned */
+    size_t early_len;
+    /* Every byte the client sent before it was given anything to read
+     * (ClientHello and early data records), malloc'd; when capture. */
+    uint8_t *flight;
+    size_t flight_len;
+    SSL_SESSION *session; /* the client's newest (SSL_get1_session) */
+};
+
+/* One TLS 1.3 connection whose client writes opts->early as early data,
+ * then both ends complete the handshake (the server reading early data with
+ * SSL_read_early_data until it finishes), exchange a byte each way so the
+ * tickets arrive, and shut down. 0 on success; free res with
+ * tu_tls_early_result_free() either way. */
+int tu_tls_connect_early(SSL_CTX *server, SSL_CTX *client, const struct tu_tls_early_opts *opts,
+                         struct tu_tls_early_result *res);
+void tu_tls_early_result_free(struct tu_tls_early_result *res);
+
+struct tu_tls_replay_result {
+    int early_status; /* the server's SSL_get_early_data_status() */
+    size_t early_len; /* bytes of early data the server read */
+    int resumed;      /* the server resumed the ticket */
+    int completed;    /* the handshake completed (a replay cannot) */
+    int failed;       /* the server failed with a fatal error */
+};
+
+/* An attacker's replay: a fresh server SSL on `server` is fed flight[0..len)
+ * byte for byte (and nothing else), and reads early data until it has to
+ * wait for the client's next flight, which never comes. 0 unless the
+ * driver itself failed. */
+int tu_tls_replay_flight(SSL_CTX *server, const uint8_t *flight, size_t len,
+                         struct tu_tls_replay_result *res);
+
 /* A copy of `s` whose session ticket is replaced by ticket[0..len) (the
  * client sends it as is), or NULL. For tampering tests: OpenSSL 3.0 has no
  * setter, so this re-encodes the session's DER. */
@@ -120,6 +180,7 @@ struct tu_node {
     int64_t clock_ms;
     tr_ring *ring;
     SSL_CTX *ctx;
+    tr_replay *replay; /* NULL unless the policy turns early data on */
 };
 
 /* Policy every node of a test gets (0 fields keep the library default). */
@@ -127,7 +188,17 @@ struct tu_node_policy {
     uint32_t lifetime;
     uint32_t skew;
     uint32_t max_age;
+    /* Early data: the ring's maximum (0: off), checked against the node's
+     * own replay cache of replay_capacity values (0: the default below),
+     * window TU_NODE_REPLAY_WINDOW_MS, on the node's clock. The cache
+     * refuses everything for its first window (start-up): move clock_ms
+     * past it before expecting 0-RTT to be accepted. */
+    uint32_t early_max;
+    uint32_t replay_capacity;
 };
+
+#define TU_NODE_REPLAY_WINDOW_MS 20000u
+#define TU_NODE_REPLAY_CAPACITY 1024u
 
 /* The fake clock every node uses: arg points to an int64_t of milliseconds. */
 int64_t tu_node_clock(void *arg);

@@ -639,7 +639,7 @@ static int observe_key(void *key_state, const uint8_t name[TR_KEY_NAME_BYTES], u
 static void *observer_main(void *arg)
 {
     struct observer *o = arg;
-    char text[4096], fp[TR_FINGERPRINT_HEX + 1];
+    char text[16384], fp[TR_FINGERPRINT_HEX + 1];
     uint8_t name[TR_KEY_NAME_BYTES];
     size_t len;
     int rc;

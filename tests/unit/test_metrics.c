@@ -102,6 +102,41 @@ static void test_exposition(void **st)
     tr_ring_free(r);
 }
 
+/* 0-RTT: off shows a zero maximum and no cache; on shows the cache. */
+static void test_early_data(void **st)
+{
+    int64_t c = T0 * 1000;
+    tr_ring *r = tu_ring(&c);
+    tr_replay *rp;
+    uint8_t v[32] = {1};
+    char *text;
+    (void)st;
+    assert_int_equal(tr_ring_record(r, TR_EVENT_EARLY_ACCEPTED), 0);
+    assert_int_equal(tr_ring_record(r, TR_E_REPLAY), 0);
+    assert_int_equal(tr_ring_record(r, TR_E_REPLAY), 0);
+    text = render(r);
+    assert_line(text, "ticketring_early_data_max_bytes 0");
+    assert_line(text, "ticketring_early_data_accepted_total 1");
+    assert_line(text, "ticketring_early_data_refused_total{reason=\"replay\"} 2");
+    assert_line(text, "ticketring_early_data_refused_total{reason=\"startup\"} 0");
+    assert_line(text, "# TYPE ticketring_early_data_refused_total counter");
+    assert_null(strstr(text, "ticketring_replay_entries"));
+    free(text);
+
+    assert_int_equal(tr_replay_new(&rp, 1000, 20000), 0);
+    assert_int_equal(tr_replay_set_clock(rp, tu_clock, &c), 0);
+    assert_int_equal(tr_ring_set_early_data(r, 16384, rp), 0);
+    assert_int_equal(tr_replay_check(rp, v, sizeof(v)), TR_E_REPLAY_STARTUP);
+    text = render(r);
+    assert_line(text, "ticketring_early_data_max_bytes 16384");
+    assert_line(text, "ticketring_replay_entries 1");
+    assert_line(text, "ticketring_replay_window_seconds 20");
+    assert_line(text, "# TYPE ticketring_replay_slots gauge");
+    free(text);
+    tr_ring_free(r);
+    tr_replay_free(rp);
+}
+
 static void test_empty_ring(void **st)
 {
     int64_t c = T0 * 1000;
@@ -124,6 +159,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exposition),
         cmocka_unit_test(test_empty_ring),
+        cmocka_unit_test(test_early_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,15 +132,22 @@ static void test_record(void **st)
                                        TR_E_TICKET_FUTURE,    TR_E_TICKET_SNI,
                                        TR_E_TICKET_ALPN,      TR_E_TICKET_CONTEXT,
                                        TR_E_TICKET_UNBOUND};
+    /* Early-data refusals: the i-th is recorded i + 1 times. */
+    static const int32_t early[] = {TR_E_EARLY_OFF,  TR_E_EARLY_STALE, TR_E_EARLY_NODE,
+                                    TR_E_EARLY_SNI,  TR_E_EARLY_ALPN,  TR_E_REPLAY,
+                                    TR_E_REPLAY_FULL, TR_E_REPLAY_STARTUP, TR_E_EARLY_TLS};
     tr_stats s;
     (void)st;
-    for (int32_t e = TR_EVENT_FULL_HANDSHAKE; e <= TR_EVENT_TICKET_UNBOUND; e++)
+    for (size_t i = 0; i < sizeof(early) / sizeof(early[0]); i++)
+        for (size_t k = 0; k <= i; k++)
+            assert_int_equal(tr_ring_record(r, early[i]), 0);
+    for (int32_t e = TR_EVENT_FULL_HANDSHAKE; e <= TR_EVENT_EARLY_ACCEPTED; e++)
         for (int32_t i = 0; i < e; i++)
             assert_int_equal(tr_ring_record(r, e), 0);
     for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
         assert_int_equal(tr_ring_record(r, refusals[i]), 0);
     assert_int_equal(tr_ring_record(r, 0), TR_E_INVAL);
-    assert_int_equal(tr_ring_record(r, 8), TR_E_INVAL);
+    assert_int_equal(tr_ring_record(r, 9), TR_E_INVAL);
     assert_int_equal(tr_ring_record(r, TR_E_NOMEM), TR_E_INVAL);
     assert_int_equal(tr_ring_record(NULL, TR_EVENT_FULL_HANDSHAKE), TR_E_INVAL);
     s = stats(r);
@@ -156,6 +163,16 @@ static void test_record(void **st)
                          s.refused_context,
                      8);
     assert_int_equal(s.refused_unbound, 1);
+    assert_int_equal(s.early_accepted, 8);
+    assert_int_equal(s.early_refused_off, 1);
+    assert_int_equal(s.early_refused_stale, 2);
+    assert_int_equal(s.early_refused_node, 3);
+    assert_int_equal(s.early_refused_sni, 4);
+    assert_int_equal(s.early_refused_alpn, 5);
+    assert_int_equal(s.early_refused_replay, 6);
+    assert_int_equal(s.early_refused_full, 7);
+    assert_int_equal(s.early_refused_startup, 8);
+    assert_int_equal(s.early_refused_tls, 9);
     tr_ring_free(r);
 }
 
