@@ -17,8 +17,11 @@ int tri_check_times(tr_ring *r, int64_t issue_ms, int64_t auth_time, int64_t now
 
     if (issue_ms > now_ms + skew_ms || (auth_time != 0 && auth_time > now + skew))
         return TR_E_TICKET_FUTURE;
-    if (now_ms - issue_ms > (int64_t)atomic_load(&r->lifetime) * 1000 + skew_ms ||
-        (auth_time != 0 && now - auth_time > (int64_t)atomic_load(&r->max_age) + skew))
+    /* "now - time > limit", rearranged as "time < now - limit": the times
+     * are whatever a ticket carries (a node with a broken clock, another
+     * implementation) and now - INT64_MIN would overflow. */
+    if (issue_ms < now_ms - ((int64_t)atomic_load(&r->lifetime) * 1000 + skew_ms) ||
+        (auth_time != 0 && auth_time < now - ((int64_t)atomic_load(&r->max_age) + skew)))
         return TR_E_TICKET_EXPIRED;
     return 0;
 }
@@ -114,8 +117,15 @@ int tr_ring_check_times(tr_ring *r, int64_t issue_ms, int64_t auth_time, int64_t
     if (r == NULL || auth_time < 0)
         return TR_E_INVAL;
     now_ms = tri_ring_now_ms(r);
-    if (age_ms != NULL)
-        *age_ms = now_ms > issue_ms ? now_ms - issue_ms : 0;
+    if (age_ms != NULL) {
+        /* An age beyond INT64_MAX (issue_ms far in the past) saturates. */
+        if (now_ms <= issue_ms)
+            *age_ms = 0;
+        else if (now_ms >= 0 && issue_ms < now_ms - INT64_MAX)
+            *age_ms = INT64_MAX;
+        else
+            *age_ms = now_ms - issue_ms;
+    }
     return tri_check_times(r, issue_ms, auth_time, now_ms);
 }
 

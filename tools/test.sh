@@ -8,10 +8,14 @@
 #   3. build/plain: debugoptimized, no sanitizer (-g, not stripped): the ABI
 #      check against the committed baselines (tools/abi-check.sh), then the
 #      consumer checks (tools/consumer-check.sh: meson subproject, pkg-config);
-#   4. one closing line "N passed, N failed" (", N skipped" when some were):
+#   4. build/fuzz: clang, libFuzzer + ASan + UBSan: each fuzz target runs for
+#      FUZZ_SECONDS (10) from its committed corpus, two at a time
+#      (docs/fuzzing.md; the corpora were already replayed in build/asan);
+#   5. one closing line "N passed, N failed" (", N skipped" when some were):
 #      every meson test result from build/{asan,tsan}/meson-logs/testlog.json,
-#      plus the ABI check and each consumer check as one test each, plus a
-#      failed test for each build that could not be configured or compiled.
+#      plus the ABI check, each consumer check and each fuzz target as one
+#      test each, plus a failed test for each build that could not be
+#      configured or compiled.
 #
 # Every step runs even when an earlier one failed, so the summary is
 # complete; the exit status is 0 only when nothing failed. Each build starts
@@ -28,10 +32,11 @@ export DEBIAN_FRONTEND=noninteractive
 # openssl (the command) and python3 drive the example server in the
 # integration tests (s_client, Python's ssl module);
 # nginx and haproxy are the real servers the interop tests share keys and
-# resume sessions with (tests/interop).
+# resume sessions with (tests/interop); clang and its runtime (libFuzzer)
+# build the fuzz targets (tests/fuzz).
 packages=(meson ninja-build pkg-config gcc libc6-dev libssl-dev
           libmbedtls-dev libcmocka-dev abigail-tools openssl python3 nginx-light
-          haproxy)
+          haproxy clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     # dpkg -s also succeeds for a removed package whose config files remain.
@@ -96,7 +101,7 @@ meson_test() {
 }
 
 # ---- 1. ASan + UBSan, every suite ---------------------------------------
-step "1/3 AddressSanitizer + UndefinedBehaviorSanitizer (build/asan, all suites)"
+step "1/4 AddressSanitizer + UndefinedBehaviorSanitizer (build/asan, all suites)"
 if build build/asan -Db_sanitize=address,undefined -Db_lundef=false; then
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ASAN_OPTIONS=detect_leaks=1 \
@@ -104,14 +109,14 @@ if build build/asan -Db_sanitize=address,undefined -Db_lundef=false; then
 fi
 
 # ---- 2. TSan, concurrency suite ------------------------------------------
-step "2/3 ThreadSanitizer (build/tsan, suite concurrency)"
+step "2/4 ThreadSanitizer (build/tsan, suite concurrency)"
 if build build/tsan -Db_sanitize=thread -Db_lundef=false; then
     TSAN_OPTIONS=halt_on_error=1 \
         meson_test build/tsan --suite concurrency --timeout-multiplier 5
 fi
 
 # ---- 3. plain build: ABI and consumers -----------------------------------
-step "3/3 plain build (build/plain): ABI check and consumer checks"
+step "3/4 plain build (build/plain): ABI check and consumer checks"
 if build build/plain --buildtype=debugoptimized -Db_sanitize=none; then
     step "ABI check: tools/abi-check.sh build/plain"
     if bash tools/abi-check.sh build/plain; then
@@ -136,7 +141,60 @@ else
     fail_item "consumer check: pkg-config (tools/consumer-check.sh pkgconfig)"
 fi
 
-# ---- 4. summary -------------------------------------------------------------
+# ---- 4. libFuzzer, each target for a bounded time ----------------------------
+# Only the fuzz targets are compiled (not the whole project again). New
+# inputs go to a scratch directory, never into the committed corpus; a
+# finding is kept as build/fuzz/findings/<target>-crash-<sha1> (docs/fuzzing.md
+# says how to reproduce it and add it to the corpus).
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+step "4/4 libFuzzer (build/fuzz, clang): each target for ${FUZZ_SECONDS} s"
+fuzz_targets=()
+for d in tests/fuzz/corpus/*/; do
+    fuzz_targets+=("$(basename "$d")")
+done
+# fuzz_one TARGET: one bounded run; its exit status goes to a file, as it
+# runs in the background.
+fuzz_one() {
+    local t=$1 scratch
+    scratch=$(mktemp -d)
+    # -timeout: one input taking this long is a hang, reported as a finding.
+    timeout $((FUZZ_SECONDS + 120)) "build/fuzz/tests/fuzz/fuzz_$t" \
+        -max_total_time="$FUZZ_SECONDS" -timeout=30 -print_final_stats=1 \
+        -artifact_prefix="build/fuzz/findings/$t-" "$scratch" "tests/fuzz/corpus/$t" \
+        >"build/fuzz/fuzz-$t.log" 2>&1
+    echo $? >"build/fuzz/fuzz-$t.rc"
+    rm -rf "$scratch"
+}
+rm -rf build/fuzz
+echo "+ CC=clang meson setup build/fuzz -Dfuzz=enabled -Db_sanitize=address,undefined"
+if ! CC=clang meson setup build/fuzz -Dfuzz=enabled -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dexamples=false; then
+    fail_item "configure build/fuzz"
+elif ! meson compile -C build/fuzz -j "$JOBS" "${fuzz_targets[@]/#/tests/fuzz/fuzz_}"; then
+    fail_item "build build/fuzz"
+else
+    mkdir -p build/fuzz/findings
+    for t in "${fuzz_targets[@]}"; do
+        fuzz_one "$t" &
+        while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+            wait -n
+        done
+    done
+    wait
+    for t in "${fuzz_targets[@]}"; do
+        rc=$(cat "build/fuzz/fuzz-$t.rc" 2>/dev/null || echo missing)
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "build/fuzz/fuzz-$t.log")
+        if [ "$rc" = 0 ]; then
+            echo "fuzz $t: ${execs:-?} executions, nothing found"
+            pass_item
+        else
+            tail -n 40 "build/fuzz/fuzz-$t.log"
+            fail_item "fuzz $t (exit $rc; build/fuzz/fuzz-$t.log, build/fuzz/findings/)"
+        fi
+    done
+fi
+
+# ---- 5. summary -------------------------------------------------------------
 step "summary"
 counts=$(python3 - build/asan build/tsan build/plain <<'EOF'
 import json, os, sys

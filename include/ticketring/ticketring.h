@@ -354,8 +354,10 @@ TR_EXPORT int tr_ring_fingerprint(tr_ring *ring, char *out, size_t out_size);
  * returned). *ticket_len gets the ticket's length (state_len +
  * TR_TICKET_OVERHEAD) and *lifetime (if non-NULL) the lifetime in seconds to
  * advertise to the client. TR_E_NO_ENCRYPT_KEY means: issue no ticket.
- * Calls the ring's allocator never and takes no lock (the TLS library
- * underneath may allocate internally). Thread-safe. */
+ * Takes no lock, and calls the ring's allocator only to draw new salts: at
+ * the first seal in a forked child (TR_E_NOMEM if that fails) and after
+ * 2^24 seals under one set (docs/ABI.md). The TLS library underneath may
+ * allocate internally. Thread-safe. */
 TR_EXPORT int tr_ticket_seal(tr_ring *ring, const uint8_t *state, size_t state_len,
                              const uint8_t *sni, size_t sni_len,
                              const uint8_t *alpn, size_t alpn_len,

@@ -127,3 +127,91 @@ char *tu_write_temp(const char *content, size_t len)
     close(fd);
     return strdup(tmpl);
 }
+
+/* A header in front of each block: the size, for on_free and for a check
+ * that the library frees only what it got from here. 16 bytes keep the
+ * block as aligned as malloc's. */
+#define TU_REC_MAGIC UINT64_C(0x7472726563626c6b)
+struct tu_rec_head {
+    uint64_t magic;
+    uint64_t size;
+};
+
+void tu_rec_init(struct tu_rec *a)
+{
+    memset(a, 0, sizeof(*a));
+    pthread_mutex_init(&a->mu, NULL);
+}
+
+void tu_rec_destroy(struct tu_rec *a)
+{
+    pthread_mutex_destroy(&a->mu);
+}
+
+void *tu_rec_malloc(size_t size, void *arg)
+{
+    struct tu_rec *a = arg;
+    struct tu_rec_head *h;
+    int refuse;
+
+    pthread_mutex_lock(&a->mu);
+    a->allocs++;
+    a->sizes[(a->allocs - 1) % TU_REC_SIZES] = size;
+    refuse = a->fail_at != 0 && a->allocs == a->fail_at;
+    if (refuse)
+        a->failed++;
+    pthread_mutex_unlock(&a->mu);
+    if (refuse || size > SIZE_MAX - sizeof(*h))
+        return NULL;
+    h = malloc(sizeof(*h) + size);
+    if (h == NULL)
+        return NULL;
+    h->magic = TU_REC_MAGIC;
+    h->size = size;
+    memset(h + 1, 0xA5, size);
+    pthread_mutex_lock(&a->mu);
+    a->live++;
+    pthread_mutex_unlock(&a->mu);
+    return h + 1;
+}
+
+void tu_rec_free(void *ptr, void *arg)
+{
+    struct tu_rec *a = arg;
+    struct tu_rec_head *h;
+
+    if (ptr == NULL)
+        return;
+    h = (struct tu_rec_head *)ptr - 1;
+    if (h->magic != TU_REC_MAGIC) {
+        /* Maybe on the watcher's thread: no cmocka assertion here. */
+        fprintf(stderr, "tu_rec_free: %p was not allocated by tu_rec_malloc\n", ptr);
+        abort();
+    }
+    if (a->on_free != NULL)
+        a->on_free(ptr, (size_t)h->size, a->on_free_arg);
+    h->magic = 0;
+    pthread_mutex_lock(&a->mu);
+    a->frees++;
+    a->live--;
+    pthread_mutex_unlock(&a->mu);
+    free(h);
+}
+
+void tu_rec_fail_next(struct tu_rec *a, uint64_t n)
+{
+    pthread_mutex_lock(&a->mu);
+    a->fail_at = n == 0 ? 0 : a->allocs + n;
+    pthread_mutex_unlock(&a->mu);
+}
+
+struct tu_rec tu_rec_get(struct tu_rec *a)
+{
+    struct tu_rec c;
+
+    pthread_mutex_lock(&a->mu);
+    c = *a;
+    pthread_mutex_unlock(&a->mu);
+    memset(&c.mu, 0, sizeof(c.mu)); /* a copy of a mutex is no mutex */
+    return c;
+}
