@@ -20,6 +20,7 @@ The Python object's weakref.finalize calls Owner.finalize, so the Owner
 must never refer back to that object.
 """
 
+import ctypes
 import logging
 import threading
 import weakref
@@ -170,3 +171,22 @@ class Handle:
 
     def _error(self, rc, line=None):
         return errors.from_code(rc, self._lib.strerror(rc), line)
+
+    def _fields(self, names, stat_fn):
+        """A statistics snapshot as a dict: field i of `names` read with
+        stat_fn(handle, i, &value), all under one call on the handle."""
+        v = ctypes.c_uint64()
+        out = {}
+        rc = 0
+        ptr = self._owner.enter()
+        try:
+            for i, name in enumerate(names):
+                rc = stat_fn(ptr, i, ctypes.byref(v))
+                if rc < 0:
+                    break
+                out[name] = v.value
+        finally:
+            self._owner.leave()
+        if rc < 0:
+            raise self._error(rc)
+        return out

@@ -56,19 +56,4 @@ class ReplayCache(Handle):
     def stats(self):
         """The cache's counters and sizes as a dict, keyed by the
         tr_replay_stats field names the library reports, in struct order."""
-        v = ctypes.c_uint64()
-        out = {}
-        rc = 0
-        o = self._owner
-        ptr = o.enter()
-        try:
-            for i, name in enumerate(self._lib.replay_stats_names):
-                rc = self._lib.tr_replay_stat(ptr, i, ctypes.byref(v))
-                if rc < 0:
-                    break
-                out[name] = v.value
-        finally:
-            o.leave()
-        if rc < 0:
-            raise self._error(rc)
-        return out
+        return self._fields(self._lib.replay_stats_names, self._lib.tr_replay_stat)

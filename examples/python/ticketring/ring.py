@@ -356,22 +356,7 @@ class Ring(Handle):
     def stats(self):
         """The ring's counters as a dict, keyed by the tr_stats field names
         the library reports (tr_stats_name), in struct order."""
-        v = ctypes.c_uint64()
-        out = {}
-        rc = 0
-        o = self._owner
-        ptr = o.enter()
-        try:
-            for i, name in enumerate(self._lib.stats_names):
-                rc = self._lib.tr_ring_stat(ptr, i, ctypes.byref(v))
-                if rc < 0:
-                    break
-                out[name] = v.value
-        finally:
-            o.leave()
-        if rc < 0:
-            raise self._error(rc)
-        return out
+        return self._fields(self._lib.stats_names, self._lib.tr_ring_stat)
 
     def metrics(self):
         """The Prometheus text exposition of the ring's state (str)."""
