@@ -179,10 +179,8 @@ int tri_ring_apply_locked(tr_ring *r, const char *path, const char *buf, size_t 
     /* The baseline follows the file now held, also when forced to an older
      * one (so that reloading that very file keeps working); the highest
      * serial seen is kept apart for the next save. */
-    if (info.serial > held || (flags & TR_LOAD_FORCE)) {
+    if (info.serial > held || (flags & TR_LOAD_FORCE))
         memcpy(r->serial_digest, next->digest, sizeof(r->serial_digest));
-        atomic_store(&r->serial, info.serial);
-    }
     if (info.serial > r->serial_max)
         r->serial_max = info.serial;
     if (unchanged) {
@@ -192,6 +190,10 @@ int tri_ring_apply_locked(tr_ring *r, const char *path, const char *buf, size_t 
     } else {
         tri_keyset_free(&r->env, tri_snapshot_exchange(&r->keys, next));
     }
+    /* After the keys: whoever reads this serial (a node's health check, a
+     * script waiting for a file to reach every node) finds its keys held. */
+    if (info.serial > held || (flags & TR_LOAD_FORCE))
+        atomic_store(&r->serial, info.serial);
     tri_count(&r->counters.reloads);
     log_loaded(r, path, &info, n, unchanged);
     return 0;

@@ -130,7 +130,8 @@ int main(int argc, char **argv)
             count += rc == 0;
         }
     }
-    printf("replayed %zu inputs%s\n", count, rc == 0 ? "" : " (stopped: an input could not be read)");
+    printf("replayed %zu inputs%s\n", count,
+           rc == 0 ? "" : " (stopped: an input could not be read)");
     /* A corpus that went missing must not pass as "nothing to replay". */
     return rc == 0 && count > 0 ? 0 : 1;
 }

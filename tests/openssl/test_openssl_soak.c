@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/rand.h>
@@ -387,7 +388,7 @@ static void force_sync(struct rotor *rt)
             int rc = tr_ring_reload_check(rt->s->c.node[i].ring, NULL, NULL);
             if (rc != 0 || ++tries > 1000000) {
                 job_fail(rt, "node %zu never loaded serial %llu: %s", i,
-                     (unsigned long long)rt->serial, tr_strerror(rc));
+                         (unsigned long long)rt->serial, tr_strerror(rc));
                 return;
             }
             sched_yield();
@@ -753,10 +754,112 @@ static void test_rotation_soak(void **st)
     assert_true(rt.added_dated > 0 && rt.added_pending > 0 && rt.dated > 0 && rt.removed > 0);
 }
 
+/* ---- A node's serial never runs ahead of its keys ------------------------- */
+
+/* The soak decides a node holds a file when the node reports the file's
+ * serial (tr_ring_serial), as a script waiting for a file to reach every
+ * node would; the keys must then be that file's. A reload once published
+ * the serial a moment before the keys: a reader could see the new serial
+ * with the previous keys. Here one thread reloads three files in turn while
+ * another reads serial, fingerprint, serial: the keys seen with a serial may
+ * be that file's or, while a reload is under way, the next one's, never the
+ * previous one's. */
+#define SERIAL_FILES 3
+#define SERIAL_LOADS 20000
+
+struct serial_watch {
+    tr_ring *node;
+    uint64_t serial[SERIAL_FILES];
+    char fp[SERIAL_FILES][TR_FINGERPRINT_HEX + 1];
+    atomic_int done;
+    atomic_long started; /* reloads begun */
+    long reads, behind;
+};
+
+static void *watch_serial(void *arg)
+{
+    struct serial_watch *sw = arg;
+
+    while (!atomic_load(&sw->done)) {
+        char fp[TR_FINGERPRINT_HEX + 1];
+        uint64_t s1 = 0, s2 = 0;
+        long before = atomic_load(&sw->started);
+
+        tr_ring_serial(sw->node, &s1);
+        tr_ring_fingerprint(sw->node, fp, sizeof(fp));
+        tr_ring_serial(sw->node, &s2);
+        /* With two reloads begun meanwhile the files could have come round
+         * to the same serial with other keys: only reads that overlapped at
+         * most one reload tell. */
+        if (s1 != s2 || atomic_load(&sw->started) - before > 1)
+            continue;
+        sw->reads++;
+        for (int i = 0; i < SERIAL_FILES; i++)
+            if (sw->serial[i] == s1 &&
+                strcmp(fp, sw->fp[(i + SERIAL_FILES - 1) % SERIAL_FILES]) == 0)
+                sw->behind++;
+    }
+    return NULL;
+}
+
+static void test_serial_follows_keys(void **st)
+{
+    char dir[] = "/tmp/tr-soak-XXXXXX", path[SERIAL_FILES][64];
+    struct serial_watch sw;
+    tr_ring *writer;
+    pthread_t th;
+    uint32_t line = 0;
+    uint8_t name[TR_KEY_NAME_BYTES];
+    uint64_t last = 0;
+    int loaded;
+    (void)st;
+
+    memset(&sw, 0, sizeof(sw));
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tr_ring_new(&writer, tr_crypto_openssl()), 0);
+    assert_int_equal(tr_ring_new(&sw.node, tr_crypto_openssl()), 0);
+    /* Three files with one key each, a serial each. */
+    for (int i = 0; i < SERIAL_FILES; i++) {
+        snprintf(path[i], sizeof(path[i]), "%s/keys%d", dir, i);
+        if (i > 0) {
+            assert_int_equal(tr_ring_key_info(writer, 0, name, NULL, NULL), 0);
+            assert_int_equal(tr_ring_remove_key(writer, name), 0);
+        }
+        assert_int_equal(tr_ring_generate_key(writer, T0_MS / 1000, NULL), 0);
+        assert_int_equal(tr_ring_save(writer, path[i]), 0);
+        assert_int_equal(tr_ring_serial(writer, &sw.serial[i]), 0);
+        assert_int_equal(tr_ring_fingerprint(writer, sw.fp[i], sizeof(sw.fp[i])), 0);
+    }
+    assert_int_equal(tr_ring_load(sw.node, path[0], &line), 0);
+    assert_int_equal(pthread_create(&th, NULL, watch_serial, &sw), 0);
+    /* Forced: the serials go round, the keys change on every load. */
+    for (loaded = 0; loaded < SERIAL_LOADS; loaded++) {
+        atomic_fetch_add(&sw.started, 1);
+        if (tr_ring_load_ex(sw.node, path[(loaded + 1) % SERIAL_FILES], TR_LOAD_FORCE,
+                            &line) != 0)
+            break;
+    }
+    atomic_store(&sw.done, 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(tr_ring_serial(sw.node, &last), 0);
+    for (int i = 0; i < SERIAL_FILES; i++)
+        unlink(path[i]);
+    rmdir(dir);
+    tr_ring_free(sw.node);
+    tr_ring_free(writer);
+
+    printf("# %d reloads, %ld consistent reads of serial and keys, %ld with the keys behind\n",
+           loaded, sw.reads, sw.behind);
+    assert_int_equal(loaded, SERIAL_LOADS);
+    assert_int_equal(sw.behind, 0);
+    assert_int_equal(last, sw.serial[SERIAL_LOADS % SERIAL_FILES]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rotation_soak, setup, teardown),
+        cmocka_unit_test(test_serial_follows_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
