@@ -26,9 +26,7 @@ int tr_ring_set_early_data(tr_ring *r, uint32_t max_bytes, tr_replay *replay)
     return 0;
 }
 
-/* The cache, or NULL when early data is off (also when it was just turned
- * off between the two loads); *max its maximum. */
-static tr_replay *early_replay(tr_ring *r, uint32_t *max)
+tr_replay *tri_ring_early_replay(tr_ring *r, uint32_t *max)
 {
     *max = (uint32_t)atomic_load_explicit(&r->early_max, memory_order_acquire);
     return *max == 0 ? NULL : atomic_load_explicit(&r->early_replay, memory_order_acquire);
@@ -38,7 +36,7 @@ int tr_ring_early_data_max(tr_ring *r, uint32_t *max_bytes)
 {
     if (r == NULL || max_bytes == NULL)
         return TR_E_INVAL;
-    (void)early_replay(r, max_bytes);
+    (void)tri_ring_early_replay(r, max_bytes);
     return 0;
 }
 
@@ -49,7 +47,7 @@ int tr_ring_early_data_tag(tr_ring *r, uint64_t *tag)
 
     if (r == NULL || tag == NULL)
         return TR_E_INVAL;
-    rp = early_replay(r, &max);
+    rp = tri_ring_early_replay(r, &max);
     *tag = rp != NULL ? tri_replay_process_tag(rp) : 0;
     return 0;
 }
@@ -82,7 +80,7 @@ int tr_ring_check_early_data(tr_ring *r, uint64_t ticket_tag, int64_t issue_ms,
 
     if (r == NULL || value == NULL || value_len == 0 || value_len > TRI_REPLAY_VALUE_MAX)
         return TR_E_INVAL;
-    rp = early_replay(r, &max);
+    rp = tri_ring_early_replay(r, &max);
     if (rp == NULL)
         return TR_E_EARLY_OFF;
     if (ticket_tag == 0 || ticket_tag != tri_replay_process_tag(rp))

@@ -178,11 +178,10 @@ static void gauge(struct out *o, const char *name, const char *help, uint64_t v)
 
 static void early_metrics(tr_ring *r, struct out *o, const tr_stats *s)
 {
-    tr_replay *rp = atomic_load_explicit(&r->early_replay, memory_order_acquire);
-    uint32_t max = 0;
+    uint32_t max;
+    tr_replay *rp = tri_ring_early_replay(r, &max);
     tr_replay_stats rs;
 
-    tr_ring_early_data_max(r, &max);
     gauge(o, "early_data_max_bytes", "Early data accepted per connection (0: 0-RTT off).", max);
     counter(o, "early_data_accepted_total", "Connections whose early data was accepted.",
             s->early_accepted);
@@ -190,7 +189,7 @@ static void early_metrics(tr_ring *r, struct out *o, const tr_stats *s)
               "Early data refused (the resumption goes on 1-RTT), by reason.", s,
               early_refusals, sizeof(early_refusals) / sizeof(early_refusals[0]));
     rs.size = sizeof(rs);
-    if (max == 0 || rp == NULL || tr_replay_get_stats(rp, &rs) != 0)
+    if (rp == NULL || tr_replay_get_stats(rp, &rs) != 0)
         return;
     gauge(o, "replay_entries", "ClientHellos the replay cache holds now.", rs.entries);
     gauge(o, "replay_slots", "ClientHellos the replay cache can hold at most.", rs.slots);

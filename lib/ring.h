@@ -75,6 +75,10 @@ struct tr_ring {
 
 int64_t tri_ring_now_ms(const tr_ring *r);
 
+/* The ring's replay cache, or NULL when early data is off (also when it
+ * was just turned off between the two loads); *max its maximum (early.c). */
+tr_replay *tri_ring_early_replay(tr_ring *r, uint32_t *max);
+
 /* Milliseconds to seconds, rounded down also before the epoch. */
 static inline int64_t tri_floor_s(int64_t ms)
 {

@@ -127,7 +127,7 @@ int tri_ring_apply_locked(tr_ring *r, const char *path, const char *buf, size_t 
     char text[WHY_MAX];
     const char *why = NULL;
     uint32_t n = 0, line = 0;
-    int rc, same_as_serial = 0, unchanged = 0;
+    int rc, same_as_serial = 0, unchanged = 0, new_baseline;
 
     if (err_line != NULL)
         *err_line = 0;
@@ -179,7 +179,8 @@ int tri_ring_apply_locked(tr_ring *r, const char *path, const char *buf, size_t 
     /* The baseline follows the file now held, also when forced to an older
      * one (so that reloading that very file keeps working); the highest
      * serial seen is kept apart for the next save. */
-    if (info.serial > held || (flags & TR_LOAD_FORCE))
+    new_baseline = info.serial > held || (flags & TR_LOAD_FORCE);
+    if (new_baseline)
         memcpy(r->serial_digest, next->digest, sizeof(r->serial_digest));
     if (info.serial > r->serial_max)
         r->serial_max = info.serial;
@@ -192,7 +193,7 @@ int tri_ring_apply_locked(tr_ring *r, const char *path, const char *buf, size_t 
     }
     /* After the keys: whoever reads this serial (a node's health check, a
      * script waiting for a file to reach every node) finds its keys held. */
-    if (info.serial > held || (flags & TR_LOAD_FORCE))
+    if (new_baseline)
         atomic_store(&r->serial, info.serial);
     tri_count(&r->counters.reloads);
     log_loaded(r, path, &info, n, unchanged);
