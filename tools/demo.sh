@@ -21,12 +21,30 @@
 #      directly before and after) and the median time to first byte of full
 #      and resumed handshakes; then the rotation and a conclusion.
 #
+# With --mixed, instead of runs 1 and 2: one run on a mixed fleet sharing the
+# key file, two ticketring-openssl-server and two ticketring-mbedtls-server
+# nodes, in TLS 1.2 (all mbedTLS 2.28 speaks; a TLS 1.2 session's ticket is
+# offered to whichever node comes next). Every hop to a node of the same
+# backend resumes; every hop to the other backend is a clean full handshake,
+# its ticket counted as refused (malformed or unknown_key) on that node.
+#
 # Exit status: 0 only when every node answered, no connection failed, the
 # rotation was seen through and run 1 resumed at least 90 % of the sessions
-# it offered, so this doubles as an end-to-end check. Extra arguments go to
-# `meson setup` on the first run. The key-schedule walkthrough under a
+# it offered (with --mixed: no connection failed and 45..55 % resumed, the
+# same-backend half), so this doubles as an end-to-end check. Other
+# arguments go to `meson setup` on the first run. The key-schedule walkthrough under a
 # simulated clock is examples/ring-demo.c (build/demo/examples/ticketring-ring-demo).
 set -euo pipefail
+
+mixed=0
+setup_args=()
+for arg in "$@"; do
+    if [ "$arg" = --mixed ]; then
+        mixed=1
+    else
+        setup_args+=("$arg")
+    fi
+done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -68,7 +86,8 @@ fi
 mkdir -p "$(dirname "$build")"
 if [ ! -f "$build/build.ninja" ]; then
     echo "demo.sh: meson setup $build"
-    meson setup "$build" -Dtests=false -Dexamples=true "$@" >"$build.setup.log" 2>&1 || {
+    meson setup "$build" -Dtests=false -Dexamples=true ${setup_args[@]+"${setup_args[@]}"} \
+        >"$build.setup.log" 2>&1 || {
         cat "$build.setup.log" >&2
         exit 1
     }
@@ -81,6 +100,7 @@ ninja -C "$build" >"$build.ninja.log" 2>&1 || {
 rm -f "$build.setup.log" "$build.ninja.log"
 
 server=$build/examples/openssl-server/ticketring-openssl-server
+mbedtls_server=$build/examples/mbedtls-server/ticketring-mbedtls-server
 proxy=$build/tools/demo/ticketring-demo-proxy
 client=$build/tools/demo/ticketring-demo-client
 rotate=$build/tools/demo/ticketring-demo-rotate
@@ -91,6 +111,10 @@ for exe in "$server" "$proxy" "$client" "$rotate" "$keytool"; do
         exit 1
     fi
 done
+if [ $mixed -eq 1 ] && [ ! -x "$mbedtls_server" ]; then
+    echo "demo.sh: $mbedtls_server was not built (--mixed needs the mbedTLS backend)" >&2
+    exit 1
+fi
 
 # ---- 3. certificate and key file -----------------------------------------------
 tmp=$(mktemp -d)
@@ -158,13 +182,17 @@ stop_run() {
 }
 
 status=0
+# The nodes of a run, as NAME=PROGRAM.
+fleet=("node-a=$server" "node-b=$server" "node-c=$server")
 run() { # RUN-NAME CLIENT-ARGS... -- SERVER-ARGS...
-    local name=$1 node addr pid direct=() via=() routes=() cargs=()
+    local name=$1 node exe member addr pid direct=() via=() routes=() cargs=()
     shift
     while [ "$1" != -- ]; do cargs+=("$1"); shift; done
     shift
-    for node in node-a node-b node-c; do
-        "$server" --listen 127.0.0.1:0 --cert "$tmp/cert.pem" --key "$tmp/cert.key" \
+    for member in "${fleet[@]}"; do
+        node=${member%%=*}
+        exe=${member#*=}
+        "$exe" --listen 127.0.0.1:0 --cert "$tmp/cert.pem" --key "$tmp/cert.key" \
             --node-id "$node" --alpn http/1.1 --threads 2 "$@" \
             >"$tmp/$name-$node.out" 2>"$tmp/$name-$node.log" &
         pid=$!
@@ -191,6 +219,29 @@ run() { # RUN-NAME CLIENT-ARGS... -- SERVER-ARGS...
         status=1
     fi
 }
+
+if [ $mixed -eq 1 ]; then
+    fleet=("os-a=$server" "os-b=$server" "mb-a=$mbedtls_server" "mb-b=$mbedtls_server")
+    echo "A mixed fleet on loopback: os-a, os-b (ticketring-openssl-server) and mb-a, mb-b"
+    echo "(ticketring-mbedtls-server), reached through a proxy that delays data ${one_way_ms} ms" \
+         "each way."
+    echo "One key file from ticketring-keys for all four ($fingerprint). Each chain of"
+    echo "connections goes os-a, os-b, mb-a, mb-b, os-a ... in TLS 1.2, offering its newest"
+    echo "session."
+    run mixed --title "Run: OpenSSL and mbedTLS nodes share one key file (--keys)" \
+        --label "mixed fleet" --tls 1.2 --connections 1200 --min-resumed 45 --max-resumed 55 \
+        -- --keys "$keys" || status=1
+    echo
+    echo "A ticket resumes on every node of the backend that issued it (os-a <-> os-b,"
+    echo "mb-a <-> mb-b); on the other backend's nodes it is refused (counted above under"
+    echo "its reason) and the client gets a full handshake and a fresh ticket, never an error."
+    if [ $status -eq 0 ]; then
+        echo "demo.sh: every check held"
+    else
+        echo "demo.sh: SOMETHING WENT WRONG (see the !! lines above)"
+    fi
+    exit $status
+fi
 
 echo "3 ticketring-openssl-server nodes on loopback, reached through a proxy that delays"
 echo "data ${one_way_ms} ms each way ($((2 * one_way_ms)) ms RTT; TCP connects are not delayed)." \

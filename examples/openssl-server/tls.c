@@ -3,12 +3,36 @@
 #include "tls.h"
 
 #include "log.h"
+#include "ring.h"
+#include "server.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <ticketring/openssl.h>
+
+const struct backend backend = {
+    .program = "ticketring-openssl-server",
+    .library = "OpenSSL",
+    .default_keys = "openssl-default",
+    .no_early_data = NULL,
+};
+
+void log_openssl(const char *fmt, ...)
+{
+    char err[256] = "no OpenSSL error queued";
+    unsigned long e = ERR_get_error();
+    if (e != 0)
+        ERR_error_string_n(e, err, sizeof err);
+    ERR_clear_error();
+    va_list ap;
+    va_start(ap, fmt);
+    log_linev(fmt, ap, err);
+    va_end(ap);
+}
 
 /* "h2,http/1.1" -> "\x02h2\x08http/1.1" */
 static int alpn_wire(const char *list, uint8_t *out, size_t cap, size_t *len)
@@ -53,42 +77,19 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_NOACK;
 }
 
-static void ring_log(int32_t level, const char *msg, void *arg)
-{
-    static const char *const names[] = {"error", "warning", "info", "debug"};
-    (void)arg;
-    /* Loads and reloads are logged by the server itself (tls_log_keys);
-     * warnings and errors say why a key file was refused. */
-    if (level >= TR_LOG_INFO)
-        return;
-    log_line("ticketring %s: %s", level >= 0 && level <= 3 ? names[level] : "log", msg);
-}
-
-void tls_log_keys(tr_ring *ring, const char *what, const char *path)
-{
-    char fp[TR_FINGERPRINT_HEX + 1] = "?";
-    uint32_t count = 0;
-    int rc = tr_ring_fingerprint(ring, fp, sizeof fp);
-    if (rc == 0)
-        rc = tr_ring_key_count(ring, &count);
-    if (rc != 0) {
-        log_line("keys %s from %s, but they cannot be described: %s", what, path,
-                 tr_strerror(rc));
-        return;
-    }
-    log_line("keys %s from %s: %" PRIu32 " keys, fingerprint %s", what, path, count, fp);
-}
-
 /* One cache for the whole process: every thread's handshakes must see
  * every ClientHello this process accepted, and the ring's early-data tag
  * (sealed into the tickets) names this cache, so only this process accepts
  * their early data. Set before tr_openssl_attach(): the first tickets
  * already carry the tag. */
-static int early_init(struct tls *t, const struct flags *f)
+static int early_init(tr_ring *ring, void *arg)
 {
+    struct server *srv = arg;
+    struct tls *t = srv->tls;
+    const struct flags *f = &srv->flags;
     int rc = tr_replay_new(&t->replay, f->replay_capacity, f->replay_window_ms);
     if (rc == 0)
-        rc = tr_ring_set_early_data(t->ring, f->early_data, t->replay);
+        rc = tr_ring_set_early_data(ring, f->early_data, t->replay);
     if (rc != 0) {
         log_line("cannot turn early data on: %s", tr_strerror(rc));
         return -1;
@@ -106,49 +107,35 @@ static int early_init(struct tls *t, const struct flags *f)
     return 0;
 }
 
-static int ring_init(struct tls *t, const struct flags *f)
+static int ring_init(struct server *srv)
 {
-    uint32_t line = 0;
-    int rc = tr_ring_new(&t->ring, tr_crypto_openssl());
-    if (rc == 0)
-        rc = tr_ring_set_log(t->ring, ring_log, NULL);
-    if (rc == 0 && f->lifetime != 0)
-        rc = tr_ring_set_lifetime(t->ring, f->lifetime);
-    if (rc != 0) {
-        log_line("cannot set up a key ring: %s", tr_strerror(rc));
+    const struct flags *f = &srv->flags;
+    if (ring_open(&srv->ring, tr_crypto_openssl(), f, f->early_data != 0 ? early_init : NULL,
+                  srv, &srv->keys_loaded) != 0)
         return -1;
-    }
-    if (f->early_data != 0 && early_init(t, f) != 0)
-        return -1;
-    /* A key file that is missing or refused at start is not fatal: the
-     * node serves full handshakes, answers /ready with 503, and loads the
-     * file once it appears (a Kubernetes Secret may arrive later). */
-    rc = tr_ring_load(t->ring, f->keys, &line);
-    t->keys_loaded = rc == 0;
-    if (rc == 0)
-        tls_log_keys(t->ring, "loaded", f->keys);
-    else if (line != 0)
-        log_line("--keys %s:%" PRIu32 ": %s; no tickets until it loads", f->keys, line,
-                 tr_strerror(rc));
-    else
-        log_line("--keys %s: %s; no tickets until it loads", f->keys, tr_strerror(rc));
-    rc = tr_openssl_attach(t->ctx, t->ring, f->node_id);
+    int rc = tr_openssl_attach(srv->tls->ctx, srv->ring, f->node_id);
     if (rc != 0) {
         log_line("cannot attach the key ring: %s", tr_strerror(rc));
         return -1;
     }
     /* Stateless tickets only: a per-process session cache would hide
      * whether resumption really came from the shared keys. */
-    SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_session_cache_mode(srv->tls->ctx, SSL_SESS_CACHE_OFF);
     return 0;
 }
 
-int tls_init(struct tls *t, const struct flags *f)
+int tls_init(struct server *srv)
 {
-    memset(t, 0, sizeof *t);
+    const struct flags *f = &srv->flags;
+    struct tls *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        log_line("out of memory for the TLS configuration");
+        return -1;
+    }
+    srv->tls = t;
     if (alpn_wire(f->alpn, t->alpn, sizeof t->alpn, &t->alpn_len) != 0) {
         log_line("--alpn %s: expected comma-separated names of 1..255 bytes", f->alpn);
-        return -1;
+        goto fail;
     }
     t->ctx = SSL_CTX_new(TLS_server_method());
     if (t->ctx == NULL) {
@@ -176,25 +163,28 @@ int tls_init(struct tls *t, const struct flags *f)
     SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, t);
     if (f->keys != NULL) {
-        if (ring_init(t, f) != 0)
+        if (ring_init(srv) != 0)
             goto fail;
     } else if (f->lifetime != 0) {
         SSL_CTX_set_timeout(t->ctx, (long)f->lifetime);
     }
     return 0;
 fail:
-    tls_free(t);
+    tls_free(srv);
     return -1;
 }
 
-void tls_free(struct tls *t)
+void tls_free(struct server *srv)
 {
+    struct tls *t = srv->tls;
     /* The ring must outlive the SSL_CTX it is attached to. */
-    SSL_CTX_free(t->ctx);
-    t->ctx = NULL;
-    tr_ring_free(t->ring);
-    t->ring = NULL;
+    if (t != NULL)
+        SSL_CTX_free(t->ctx);
+    tr_ring_free(srv->ring);
+    srv->ring = NULL;
     /* Last: the ring's handshakes checked their early data against it. */
-    tr_replay_free(t->replay);
-    t->replay = NULL;
+    if (t != NULL)
+        tr_replay_free(t->replay);
+    free(t);
+    srv->tls = NULL;
 }

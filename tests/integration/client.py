@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Real-client checks against ticketring-openssl-server nodes (stdlib only).
+"""Real-client checks against ticketring-openssl-server and
+ticketring-mbedtls-server nodes (stdlib only).
 
-  client.py resume CAFILE PORT_A NAME_A PORT_B NAME_B
+  client.py resume CAFILE PORT_A NAME_A PORT_B NAME_B [VERSIONS]
       Python's ssl module resumes, on node B, a session from node A, for
-      TLS 1.2 and TLS 1.3 (session_reused, and B's answer says so).
-  client.py no-resume CAFILE PORT_A PORT_B
+      each TLS version of VERSIONS (default "1.2,1.3"; mbedTLS nodes: "1.2")
+      (session_reused, and B's answer says so).
+  client.py no-resume CAFILE PORT_A PORT_B [VERSIONS]
       Nodes without shared keys: a session of A is not resumed on B, but is
-      on A itself (OpenSSL's per-process tickets work).
+      on A itself (the TLS library's per-process tickets work).
   client.py alpn CAFILE PORT
       ALPN: http/1.1 is selected; an offer with no match continues without.
   client.py http CAFILE PORT
       HTTP/1.1 handling: keep-alive, pipelining, Connection: close, HEAD,
       404, 405, malformed and oversized heads, resets, many connections.
-  client.py load CAFILE PORT_A PORT_B
+  client.py load CAFILE PORT_A PORT_B [VERSIONS]
       8 client threads at once, each alternating between the two nodes and
-      resuming its previous session every time (TLS 1.2 and 1.3 mixed).
+      resuming its previous session every time (the TLS versions of
+      VERSIONS, default "1.2,1.3", in turn).
   client.py cap CAFILE PORT MAX
       A node started with --max-conns MAX refuses connection MAX + 1.
   client.py idle CAFILE PORT
@@ -124,8 +127,8 @@ def get(ctx, port, session=None, path="/"):
         return s.session_reused, s.selected_alpn_protocol(), fields(body), s.session
 
 
-def cmd_resume(cafile, port_a, name_a, port_b, name_b):
-    for version in ("1.2", "1.3"):
+def cmd_resume(cafile, port_a, name_a, port_b, name_b, versions="1.2,1.3"):
+    for version in versions.split(","):
         ctx = context(cafile, version)
         reused, _, info, session = get(ctx, int(port_a))
         expect(not reused and info["resumed"] == "no", "TLS %s: first connection resumed" % version)
@@ -144,8 +147,8 @@ def cmd_resume(cafile, port_a, name_a, port_b, name_b):
            % (version, name_b, name_a))
 
 
-def cmd_no_resume(cafile, port_a, port_b):
-    for version in ("1.2", "1.3"):
+def cmd_no_resume(cafile, port_a, port_b, versions="1.2,1.3"):
+    for version in versions.split(","):
         ctx = context(cafile, version)
         _, _, _, session = get(ctx, int(port_a))
         reused, _, info, _ = get(ctx, int(port_b), session)
@@ -153,7 +156,7 @@ def cmd_no_resume(cafile, port_a, port_b):
                "TLS %s: nodes without shared keys resumed each other's session" % version)
         reused, _, info, _ = get(ctx, int(port_a), session)
         expect(reused and info["ticket-origin"] == "-",
-               "TLS %s: OpenSSL's own tickets did not resume on the same node" % version)
+               "TLS %s: the library's own tickets did not resume on the same node" % version)
         ok("TLS %s without --keys: resumed on the issuing node only" % version)
 
 
@@ -266,14 +269,15 @@ def cmd_http(cafile, port):
     ok("100 concurrent TLS connections open at once, each answered")
 
 
-def cmd_load(cafile, port_a, port_b, threads=8, rounds=12):
+def cmd_load(cafile, port_a, port_b, versions="1.2,1.3", threads=8, rounds=12):
     import threading
     ports = (int(port_a), int(port_b))
+    versions = versions.split(",")
     errors = []
 
     def client(n):
         try:
-            ctx = context(cafile, "1.3" if n % 2 else "1.2")
+            ctx = context(cafile, versions[n % len(versions)])
             session = None
             for i in range(rounds):
                 reused, _, info, session = get(ctx, ports[(n + i) % 2], session)

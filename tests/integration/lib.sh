@@ -1,7 +1,7 @@
 # Shared by the integration tests (sourced, never run): real clients against
-# ticketring-openssl-server nodes on loopback.
+# ticketring-openssl-server and ticketring-mbedtls-server nodes on loopback.
 #
-# The sourcing script is called as: SCRIPT SERVER KEYS_TOOL [PYTHON]
+# The sourcing script is called as: SCRIPT SERVER KEYS_TOOL [PYTHON [MBEDTLS_SERVER]]
 # (meson passes the built executables; tests/integration/meson.build).
 # Every node gets port 0 and reports its port; every file lives in one
 # mktemp -d directory; every server is killed on any way out.
@@ -10,6 +10,7 @@ set -u
 SERVER=${1:?usage: $0 PATH/TO/ticketring-openssl-server PATH/TO/ticketring-keys [PYTHON]}
 KEYS_TOOL=${2:?usage: $0 SERVER PATH/TO/ticketring-keys [PYTHON]}
 PYTHON=${3:-python3}
+MBEDTLS_SERVER=${4:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 # Generous: the servers are built with AddressSanitizer on a busy machine.
@@ -18,7 +19,8 @@ STOP_TIMEOUT=60    # seconds for a node to exit after SIGTERM
 POLL_TIMEOUT=30    # seconds for a replaced key file to be picked up
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tr-integration.XXXXXX") || exit 1
-declare -A NODE_PID=() NODE_PORT=()
+# NODE_TLS: the newest TLS version a node speaks (its /metrics is read with it).
+declare -A NODE_PID=() NODE_PORT=() NODE_TLS=()
 
 # spawn CMD...: run CMD in the background as itself ($! is CMD's pid). A
 # plain "CMD &" child of this shell keeps its traps until it execs, and can
@@ -99,14 +101,40 @@ fingerprint() {
 }
 
 # start_node NAME KEYFILE|- [SERVER ARGS...]: start a node on 127.0.0.1:0 and
-# wait for its "listening on 127.0.0.1:PORT node NAME" line.
+# wait for its "listening on 127.0.0.1:PORT node NAME" line. The node is a
+# ticketring-openssl-server, or a ticketring-mbedtls-server when the
+# environment says TR_TEST_BACKEND=mbedtls (meson runs a few scripts both
+# ways: the servers share their HTTP code and must answer alike).
 start_node() {
-    local name=$1 keys=$2 i port
-    shift 2
+    if [ "${TR_TEST_BACKEND:-openssl}" = mbedtls ]; then
+        start_mbedtls_node "$@"
+    else
+        start_openssl_node "$@"
+    fi
+}
+
+# start_openssl_node NAME KEYFILE|- [SERVER ARGS...]: a ticketring-openssl-server.
+start_openssl_node() {
+    NODE_TLS[$1]=tls1_3
+    start_exe "$SERVER" "$@"
+}
+
+# start_mbedtls_node NAME KEYFILE|- [SERVER ARGS...]: a ticketring-mbedtls-server
+# (TLS 1.2 only).
+start_mbedtls_node() {
+    [ -n "$MBEDTLS_SERVER" ] || fail "no ticketring-mbedtls-server given (argument 4)"
+    NODE_TLS[$1]=tls1_2
+    start_exe "$MBEDTLS_SERVER" "$@"
+}
+
+# start_exe EXE NAME KEYFILE|- [SERVER ARGS...]
+start_exe() {
+    local exe=$1 name=$2 keys=$3 i port
+    shift 3
     local args=(--listen 127.0.0.1:0 --cert "$T/cert.pem" --key "$T/key.pem" --node-id "$name")
     [ "$keys" = - ] || args+=(--keys "$keys")
     : >"$T/$name.out" # exists before the node's shell opens it
-    spawn "$SERVER" "${args[@]}" "$@" >"$T/$name.out" 2>"$T/$name.err"
+    spawn "$exe" "${args[@]}" "$@" >"$T/$name.out" 2>"$T/$name.err"
     NODE_PID[$name]=$!
     for ((i = 0; i < START_TIMEOUT * 10; i++)); do
         port=$(sed -n "s/^listening on 127\.0\.0\.1:\([0-9][0-9]*\) node $name\$/\1/p" \
@@ -166,13 +194,13 @@ tls_get() {
 # The value of one metric line of node NAME ("name{labels}"), "" if absent.
 metric() {
     local name=$1 series=$2
-    tls_get "$name" tls1_3 - - /metrics || fail "GET /metrics on $name failed"
+    tls_get "$name" "${NODE_TLS[$name]}" - - /metrics || fail "GET /metrics on $name failed"
     awk -v s="$series" '$1 == s { print $2; exit }' "$T/last"
 }
 
 # The fingerprint label of node NAME's ticketring_keyset_info.
 node_fingerprint() {
-    tls_get "$1" tls1_3 - - /metrics || fail "GET /metrics on $1 failed"
+    tls_get "$1" "${NODE_TLS[$1]}" - - /metrics || fail "GET /metrics on $1 failed"
     sed -n 's/^ticketring_keyset_info{fingerprint="\([0-9a-f]*\)".*/\1/p' "$T/last"
 }
 

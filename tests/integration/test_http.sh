@@ -2,7 +2,8 @@
 # The server as an HTTP/1.1 server under real clients: keep-alive,
 # pipelining, errors for malformed heads, resets, many connections, the
 # connection cap, the idle timeout, and SIGTERM with connections open.
-# usage: test_http.sh SERVER KEYS_TOOL PYTHON
+# Run with both servers (TR_TEST_BACKEND, lib.sh).
+# usage: test_http.sh SERVER KEYS_TOOL PYTHON [MBEDTLS_SERVER]
 . "$(dirname "$0")/lib.sh"
 need openssl "$PYTHON"
 

@@ -1,13 +1,14 @@
 #!/bin/bash
 # GET /ready: 200 only once a valid key file is loaded and a key may encrypt,
 # so a Kubernetes readiness probe keeps a node out of rotation until then.
-# usage: test_ready.sh SERVER KEYS_TOOL
+# Run with both servers (TR_TEST_BACKEND, lib.sh).
+# usage: test_ready.sh SERVER KEYS_TOOL [PYTHON [MBEDTLS_SERVER]]
 . "$(dirname "$0")/lib.sh"
 need openssl
 
 # ready_is NAME CODE: node NAME answers GET /ready with HTTP status CODE.
 ready_is() {
-    tls_get "$1" tls1_3 - - /ready || fail "GET /ready on $1 failed"
+    tls_get "$1" "${NODE_TLS[$1]}" - - /ready || fail "GET /ready on $1 failed"
     grep -q "^HTTP/1.1 $2 " "$T/last"
 }
 
@@ -40,5 +41,5 @@ ok "valid keys: /ready answers 200"
 
 start_node node-b -
 ready_is node-b 200 || fail "a node without --keys is not ready"
-ok "without --keys (OpenSSL's own tickets): /ready answers 200"
+ok "without --keys (the TLS library's own tickets): /ready answers 200"
 stop_all

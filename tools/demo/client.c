@@ -4,7 +4,8 @@
  *   ticketring-demo-client --via ADDR,... --direct ADDR,... --cafile FILE
  *       [--servername NAME] [--alpn PROTO] [--connections N] [--parallel N]
  *       [--tls 1.3|1.2|mixed] [--title TEXT] [--label TEXT] [--midway CMD]
- *       [--min-resumed PCT] [--save FILE] [--compare FILE] [--csv FILE]
+ *       [--min-resumed PCT] [--max-resumed PCT] [--save FILE] [--compare FILE]
+ *       [--csv FILE]
  *
  * The i-th --via address (the delay proxy) leads to the i-th --direct
  * address (the node itself). N connections (default 3000) run as
@@ -18,6 +19,8 @@
  * every OpenSSL ticket). /metrics of every node is read directly before and
  * after the run. --midway runs CMD (sh -c) once half of the connections are
  * done, while the others go on. --csv writes one line per connection.
+ * --min-resumed and --max-resumed bound the share of offered sessions that
+ * must resume (a mixed fleet resumes only tickets of the node's backend).
  *
  * Exit status: 0 when the run looked healthy (report_run), 1 otherwise,
  * 2 on a usage error.
@@ -41,7 +44,7 @@ struct options {
     int n_via, n_direct;
     const char *cafile, *servername, *alpn, *tls, *title, *label, *midway, *save, *compare, *csv;
     int connections, parallel;
-    double min_resumed;
+    double min_resumed, max_resumed;
 };
 
 struct shared {
@@ -296,7 +299,8 @@ static int usage(void)
             "usage: ticketring-demo-client --via ADDR,... --direct ADDR,... --cafile FILE\n"
             "         [--servername NAME] [--alpn PROTO] [--connections N] [--parallel N]\n"
             "         [--tls 1.3|1.2|mixed] [--title TEXT] [--label TEXT] [--midway CMD]\n"
-            "         [--min-resumed PCT] [--save FILE] [--compare FILE] [--csv FILE]\n");
+            "         [--min-resumed PCT] [--max-resumed PCT] [--save FILE] [--compare FILE]\n"
+            "         [--csv FILE]\n");
     return 2;
 }
 
@@ -304,7 +308,7 @@ int main(int argc, char **argv)
 {
     struct options o = {.servername = "localhost", .alpn = "http/1.1", .tls = "mixed",
                         .title = "run", .connections = 3000, .parallel = 8,
-                        .min_resumed = -1};
+                        .min_resumed = -1, .max_resumed = -1};
     static struct shared sh;
     struct run run;
     struct chain *chains;
@@ -349,6 +353,8 @@ int main(int argc, char **argv)
             o.parallel = atoi(v);
         else if (strcmp(a, "--min-resumed") == 0)
             o.min_resumed = atof(v);
+        else if (strcmp(a, "--max-resumed") == 0)
+            o.max_resumed = atof(v);
         else
             return usage();
     }
@@ -374,7 +380,9 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    fetch_metrics(&o, sh.ctx13, &run, 0);
+    /* A TLS 1.2 run may have nodes that speak nothing newer (mbedTLS). */
+    SSL_CTX *metrics_ctx = strcmp(o.tls, "1.2") == 0 ? sh.ctx12 : sh.ctx13;
+    fetch_metrics(&o, metrics_ctx, &run, 0);
     {
         struct timespec wall;
         clock_gettime(CLOCK_REALTIME, &wall);
@@ -404,9 +412,9 @@ int main(int argc, char **argv)
     for (int c = 0; c < o.parallel; c++)
         pthread_join(chains[c].thread, NULL);
     run.seconds = (double)(mono_us() - sh.t0) / 1e6;
-    fetch_metrics(&o, sh.ctx13, &run, 1);
+    fetch_metrics(&o, metrics_ctx, &run, 1);
 
-    rc = report_run(&run, o.min_resumed);
+    rc = report_run(&run, o.min_resumed, o.max_resumed);
     if (o.save != NULL && report_save(&run, o.save) != 0) {
         fprintf(stderr, "demo-client: cannot write %s\n", o.save);
         rc = 1;

@@ -93,9 +93,9 @@ struct run {
 /* ---- report.c ------------------------------------------------------------- */
 
 /* Print the run's table (and its rotation line); 0 when it looks healthy
- * (no failed connection or node, resumption at least min_resumed_pct of
- * the offers when that is >= 0), 1 otherwise. */
-int report_run(const struct run *run, double min_resumed_pct);
+ * (no failed connection or node, resumption at least min_resumed_pct and
+ * at most max_resumed_pct of the offers, each when >= 0), 1 otherwise. */
+int report_run(const struct run *run, double min_resumed_pct, double max_resumed_pct);
 /* Write the figures report_compare() needs; 0 or -1. */
 int report_save(const struct run *run, const char *path);
 /* Print a two-line conclusion: the run saved at `path` against this one. */

@@ -271,7 +271,7 @@ static int report_rotation(const struct run *run)
     return moved == run->parallel ? 0 : 1;
 }
 
-int report_run(const struct run *run, double min_resumed_pct)
+int report_run(const struct run *run, double min_resumed_pct, double max_resumed_pct)
 {
     struct tally all = {0};
     int bad = 0, n_versions[14] = {0};
@@ -362,6 +362,12 @@ int report_run(const struct run *run, double min_resumed_pct)
         (all.offered == 0 || 100.0 * all.resumed / all.offered < min_resumed_pct)) {
         printf("  !! resumed %.1f %% of the offered sessions, expected at least %.0f %%\n",
                all.offered ? 100.0 * all.resumed / all.offered : 0.0, min_resumed_pct);
+        bad = 1;
+    }
+    if (max_resumed_pct >= 0 && all.offered > 0 &&
+        100.0 * all.resumed / all.offered > max_resumed_pct) {
+        printf("  !! resumed %.1f %% of the offered sessions, expected at most %.0f %%\n",
+               100.0 * all.resumed / all.offered, max_resumed_pct);
         bad = 1;
     }
     return bad;

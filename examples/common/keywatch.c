@@ -3,7 +3,7 @@
 #include "keywatch.h"
 
 #include "log.h"
-#include "tls.h"
+#include "ring.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -65,7 +65,7 @@ void keywatch_poll(struct keywatch *w)
         rc = tr_ring_load(w->ring, w->path, &line);
         if (rc == 0) {
             w->loaded = 1;
-            tls_log_keys(w->ring, "loaded", w->path);
+            ring_log_keys(w->ring, "loaded", w->path);
         }
         return; /* the start-up line already said why it does not load */
     }
@@ -73,7 +73,7 @@ void keywatch_poll(struct keywatch *w)
      * when it changes again. */
     rc = tr_ring_reload_check(w->ring, &changed, &line);
     if (rc == 0 && changed)
-        tls_log_keys(w->ring, "reloaded", w->path);
+        ring_log_keys(w->ring, "reloaded", w->path);
     else if (rc != 0)
         log_refused(w, rc, line);
 }

@@ -5,19 +5,18 @@
 
 #include <stddef.h>
 
-#include <openssl/ssl.h>
-
+#include "backend.h"
 #include "http.h"
 #include "server.h"
 
-/* Build the whole response to `req` on connection `ssl` into *out (malloc'd)
+/* Build the whole response to `req` on connection `tc` into *out (malloc'd)
  * and set *status to its HTTP status. keep_alive says whether the
  * connection stays open after it; early that the request came (wholly or
  * partly) in TLS early data, which a replay could deliver again: only GET
  * and HEAD are served then, anything else is answered 425 Too Early
- * (RFC 8470). `ssl` may still be in its handshake (a 0.5-RTT answer). 0, or
+ * (RFC 8470). `tc` may still be in its handshake (a 0.5-RTT answer). 0, or
  * -1 when memory ran out (then close the connection). */
-int pages_respond(struct server *srv, SSL *ssl, const struct http_request *req,
+int pages_respond(struct server *srv, const struct tls_conn *tc, const struct http_request *req,
                   int keep_alive, int early, char **out, size_t *out_len, int *status);
 
 /* A bodyless-error response (400, 431, 505...) that closes the connection. */

@@ -1,16 +1,16 @@
-/* Command-line options of ticketring-openssl-server. */
+/* Command-line options of the example servers (the same for every backend). */
 #ifndef SERVER_FLAGS_H
 #define SERVER_FLAGS_H
 
 #include <stdint.h>
 
-#define NODE_ID_MAX 64 /* tr_openssl_attach() takes at most 64 bytes */
+#define NODE_ID_MAX 64 /* tr_openssl_attach() and tr_mbedtls_attach() take at most 64 bytes */
 
 struct flags {
     const char *listen;  /* HOST:PORT, [V6]:PORT; port 0 picks a free one */
     const char *cert;    /* PEM certificate chain */
     const char *key;     /* PEM private key */
-    const char *keys;    /* libticketring key file; NULL: OpenSSL's own tickets */
+    const char *keys;    /* libticketring key file; NULL: the TLS library's own tickets */
     const char *alpn;    /* comma-separated, in order of preference */
     char node_id[NODE_ID_MAX + 1];
     uint32_t lifetime;     /* ticket lifetime in seconds; 0: the default */

@@ -12,8 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-
 /* Answer at most this many pipelined requests per conn_drive() call, so
  * one busy client cannot starve the others on its thread. */
 #define REQUESTS_PER_TURN 16
@@ -24,7 +22,7 @@ enum step {
     STEP_DONE,  /* the connection is over */
 };
 
-struct conn *conn_new(SSL_CTX *ctx, int fd, int early_data)
+struct conn *conn_new(struct server *srv, int fd, int early_data)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -32,14 +30,11 @@ struct conn *conn_new(SSL_CTX *ctx, int fd, int early_data)
         return NULL;
     }
     c->fd = fd;
-    c->ssl = SSL_new(ctx);
-    if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-        log_openssl("cannot set up a TLS connection");
-        SSL_free(c->ssl);
+    c->tls = tls_conn_new(srv, fd, early_data);
+    if (c->tls == NULL) {
         free(c);
         return NULL;
     }
-    SSL_set_accept_state(c->ssl);
     c->state = CONN_HANDSHAKE;
     c->read_early = early_data;
     return c;
@@ -49,29 +44,29 @@ void conn_free(struct conn *c)
 {
     if (c == NULL)
         return;
-    SSL_free(c->ssl);
+    tls_conn_free(c->tls);
     close(c->fd);
     free(c->out);
     free(c);
 }
 
-/* What a failed SSL_* call with result r means for the connection. The
- * thread's error queue is cleared before every call, so SSL_get_error()
- * sees only this connection's errors. */
-static enum step ssl_wait(struct conn *c, int r, uint32_t *events)
+/* What a TLS call that did not complete means for the connection. */
+static enum step tls_wait(struct conn *c, enum tls_io r, uint32_t *events)
 {
-    switch (SSL_get_error(c->ssl, r)) {
-    case SSL_ERROR_WANT_READ:
+    switch (r) {
+    case TLS_IO_WANT_READ:
         *events = EPOLLIN;
         return STEP_WAIT;
-    case SSL_ERROR_WANT_WRITE:
+    case TLS_IO_WANT_WRITE:
         *events = EPOLLOUT;
         return STEP_WAIT;
-    case SSL_ERROR_ZERO_RETURN: /* the client sent close_notify: answer it */
+    case TLS_IO_CLOSED: /* the client sent close_notify: answer it */
         c->state = CONN_SHUTDOWN;
         return STEP_AGAIN;
+    case TLS_IO_OK:
+    case TLS_IO_EARLY_END:
+    case TLS_IO_FAILED:
     default: /* reset, protocol error, unexpected EOF: no close_notify */
-        ERR_clear_error();
         return STEP_DONE;
     }
 }
@@ -95,7 +90,7 @@ static enum step respond(struct conn *c, struct server *srv, long n,
          * close after this answer; a client that pipelined more requests
          * sends them again on a new connection (RFC 9112 section 9.3.2). */
         int keep_alive = req->keep_alive && !c->in_lost;
-        rc = pages_respond(srv, c->ssl, req, keep_alive, early, &c->out, &c->out_len,
+        rc = pages_respond(srv, c->tls, req, keep_alive, early, &c->out, &c->out_len,
                            &c->out_status);
         c->close_after = !keep_alive;
         /* Keep what the client pipelined after this head. */
@@ -114,10 +109,11 @@ static enum step respond(struct conn *c, struct server *srv, long n,
     return STEP_AGAIN;
 }
 
-/* TLS 1.3 early data comes before the handshake completes, and OpenSSL
- * wants SSL_read_early_data() as the first call on the connection. The
- * libticketring glue has already decided whether it is accepted; refused
- * (or absent, or TLS 1.2), this reports FINISH with no bytes.
+/* TLS 1.3 early data comes before the handshake completes, and is read
+ * first (OpenSSL wants SSL_read_early_data() as the first call on the
+ * connection). The libticketring glue has already decided whether it is
+ * accepted; refused (or absent, or TLS 1.2), this reports the end with no
+ * bytes.
  *
  * A complete request in accepted early data is answered at once, in the
  * server's first flight (0.5-RTT data): the client has it one round trip
@@ -150,14 +146,13 @@ static enum step read_early(struct conn *c, struct server *srv, int *answered,
          * so bytes beyond the request buffer are read and dropped. */
         char *dst = room > 0 ? c->in + c->in_len : scratch;
         size_t n = 0;
-        ERR_clear_error();
-        int r = SSL_read_early_data(c->ssl, dst, room > 0 ? room : sizeof scratch, &n);
-        if (r == SSL_READ_EARLY_DATA_FINISH) {
+        enum tls_io r = tls_conn_read_early(c->tls, dst, room > 0 ? room : sizeof scratch, &n);
+        if (r == TLS_IO_EARLY_END) {
             c->read_early = 0;
             return STEP_AGAIN;
         }
-        if (r != SSL_READ_EARLY_DATA_SUCCESS)
-            return ssl_wait(c, 0, events);
+        if (r != TLS_IO_OK)
+            return tls_wait(c, r, events);
         if (room > 0) {
             c->in_len += n;
             c->in_early = c->in_len; /* everything read so far came early */
@@ -172,12 +167,11 @@ static enum step do_handshake(struct conn *c, struct server *srv, int *answered,
 {
     if (c->read_early)
         return read_early(c, srv, answered, events);
-    ERR_clear_error();
-    int r = SSL_do_handshake(c->ssl);
-    if (r != 1)
-        return ssl_wait(c, r, events);
-    stat_add(SSL_session_reused(c->ssl) == 1 ? &srv->stats.handshakes_resumed
-                                             : &srv->stats.handshakes_full, 1);
+    int resumed = 0;
+    enum tls_io r = tls_conn_handshake(c->tls, &resumed);
+    if (r != TLS_IO_OK)
+        return tls_wait(c, r, events);
+    stat_add(resumed ? &srv->stats.handshakes_resumed : &srv->stats.handshakes_full, 1);
     /* A 0.5-RTT answer may have said Connection: close. */
     c->state = c->close_after ? CONN_SHUTDOWN : CONN_READ;
     return STEP_AGAIN;
@@ -198,31 +192,31 @@ static enum step do_read(struct conn *c, struct server *srv, int *answered, uint
                 return respond(c, srv, n, &req);
             }
         }
-        ERR_clear_error();
-        int r = SSL_read(c->ssl, c->in + c->in_len, (int)(sizeof c->in - c->in_len));
-        if (r <= 0)
-            return ssl_wait(c, r, events);
-        c->in_len += (size_t)r;
+        size_t n = 0;
+        enum tls_io r = tls_conn_read(c->tls, c->in + c->in_len, sizeof c->in - c->in_len, &n);
+        if (r != TLS_IO_OK)
+            return tls_wait(c, r, events);
+        c->in_len += n;
     }
 }
 
-/* Write c->out. A 0.5-RTT answer goes out with SSL_write_early_data(),
+/* Write c->out. A 0.5-RTT answer goes out with tls_conn_write_early(),
  * which writes application data before the client's Finished has arrived;
  * nothing else happens on the connection until it is written whole (a
- * pending record must be retried before OpenSSL writes anything else, such
- * as the session tickets it sends once the handshake completes). */
+ * pending record must be retried before the TLS library writes anything
+ * else, such as the session tickets OpenSSL sends once the handshake
+ * completes). */
 static enum step do_write(struct conn *c, struct server *srv, uint32_t *events)
 {
     while (c->out_off < c->out_len) {
         size_t n = 0;
-        int r;
-        ERR_clear_error();
+        enum tls_io r;
         if (c->half_rtt)
-            r = SSL_write_early_data(c->ssl, c->out + c->out_off, c->out_len - c->out_off, &n);
+            r = tls_conn_write_early(c->tls, c->out + c->out_off, c->out_len - c->out_off, &n);
         else
-            r = SSL_write_ex(c->ssl, c->out + c->out_off, c->out_len - c->out_off, &n);
-        if (r <= 0)
-            return ssl_wait(c, r, events);
+            r = tls_conn_write(c->tls, c->out + c->out_off, c->out_len - c->out_off, &n);
+        if (r != TLS_IO_OK)
+            return tls_wait(c, r, events);
         c->out_off += n;
     }
     free(c->out);
@@ -240,16 +234,13 @@ static enum step do_write(struct conn *c, struct server *srv, uint32_t *events)
 
 static enum step do_shutdown(struct conn *c, uint32_t *events)
 {
-    ERR_clear_error();
-    int r = SSL_shutdown(c->ssl);
-    if (r < 0) {
-        if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE) {
-            *events = EPOLLOUT;
-            return STEP_WAIT;
-        }
-        ERR_clear_error();
-        return STEP_DONE;
+    enum tls_io r = tls_conn_shutdown(c->tls);
+    if (r == TLS_IO_WANT_WRITE) {
+        *events = EPOLLOUT;
+        return STEP_WAIT;
     }
+    if (r != TLS_IO_OK)
+        return STEP_DONE;
     /* close_notify is out. Closing with unread input would make the kernel
      * send a reset that can destroy the response before the client reads
      * it, so half-close and drain until the client closes (bounded by the
@@ -308,9 +299,6 @@ int conn_handshaking(const struct conn *c)
 void conn_say_goodbye(struct conn *c)
 {
     /* Not during a 0.5-RTT write: close_notify waits for the handshake. */
-    if ((c->state == CONN_READ || c->state == CONN_WRITE) && !c->half_rtt) {
-        ERR_clear_error();
-        (void)SSL_shutdown(c->ssl);
-        ERR_clear_error();
-    }
+    if ((c->state == CONN_READ || c->state == CONN_WRITE) && !c->half_rtt)
+        (void)tls_conn_shutdown(c->tls);
 }

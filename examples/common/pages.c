@@ -2,6 +2,7 @@
 
 #include "pages.h"
 
+#include "backend.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include <ticketring/openssl.h>
+#include <ticketring/ticketring.h>
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
@@ -56,32 +57,20 @@ static void text_u64(struct text *t, const char *prefix, uint64_t v)
     text_str(t, num);
 }
 
-static void info_body(struct server *srv, SSL *ssl, int early, struct text *t)
+static void info_body(struct server *srv, const struct tls_conn *tc, int early, struct text *t)
 {
-    char origin[80] = "-";
-    const unsigned char *alpn = NULL;
-    unsigned int alpn_len = 0;
-    int resumed = SSL_session_reused(ssl) == 1;
-    if (resumed && srv->tls.ring != NULL &&
-        tr_openssl_ticket_origin(ssl, origin, sizeof origin) != 0)
-        snprintf(origin, sizeof origin, "-");
-    if (origin[0] == '\0')
-        snprintf(origin, sizeof origin, "-");
-    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-
+    struct tls_conn_info info;
+    tls_conn_describe(tc, srv, &info);
     text_str(t, "node: ");
     text_str(t, srv->flags.node_id);
     text_str(t, "\nprotocol: ");
-    text_str(t, SSL_get_version(ssl));
-    text_str(t, resumed ? "\nresumed: yes" : "\nresumed: no");
+    text_str(t, info.protocol);
+    text_str(t, info.resumed ? "\nresumed: yes" : "\nresumed: no");
     text_str(t, early ? "\nearly-data: yes" : "\nearly-data: no");
     text_str(t, "\nticket-origin: ");
-    text_str(t, origin);
+    text_str(t, info.origin);
     text_str(t, "\nalpn: ");
-    if (alpn_len > 0)
-        text_add(t, (const char *)alpn, alpn_len);
-    else
-        text_str(t, "-");
+    text_str(t, info.alpn);
     text_str(t, "\n");
 }
 
@@ -110,8 +99,8 @@ static void ring_metrics(tr_ring *ring, struct text *t)
 static void metrics_body(struct server *srv, struct text *t)
 {
     struct server_stats *st = &srv->stats;
-    if (srv->tls.ring != NULL)
-        ring_metrics(srv->tls.ring, t);
+    if (srv->ring != NULL)
+        ring_metrics(srv->ring, t);
 
     text_str(t, "# HELP ticketring_server_connections_total TLS handshakes this server "
                 "completed, by whether the session was resumed.\n"
@@ -157,8 +146,9 @@ static void metrics_body(struct server *srv, struct text *t)
                 "# TYPE ticketring_server_node_info gauge\n"
                 "ticketring_server_node_info{node=\"");
     text_str(t, srv->flags.node_id);
-    text_str(t, srv->tls.ring != NULL ? "\",keys=\"shared\"} 1\n"
-                                      : "\",keys=\"openssl-default\"} 1\n");
+    text_str(t, "\",keys=\"");
+    text_str(t, srv->ring != NULL ? "shared" : backend.default_keys);
+    text_str(t, "\"} 1\n");
 
     struct rusage ru;
     double cpu = 0;
@@ -181,17 +171,19 @@ static int ready_body(struct server *srv, struct text *t)
     uint8_t name[TR_KEY_NAME_BYTES];
     tr_stats st;
 
-    if (srv->tls.ring == NULL) {
-        text_str(t, "ready (OpenSSL's own per-process ticket keys)\n");
+    if (srv->ring == NULL) {
+        text_str(t, "ready (");
+        text_str(t, backend.library);
+        text_str(t, "'s own per-process ticket keys)\n");
         return 200;
     }
     memset(&st, 0, sizeof st);
     st.size = sizeof st;
-    if (tr_ring_stats(srv->tls.ring, &st) != 0 || st.reloads == 0) {
+    if (tr_ring_stats(srv->ring, &st) != 0 || st.reloads == 0) {
         text_str(t, "not ready: no key file loaded\n");
         return 503;
     }
-    if (tr_ring_encrypt_key_name(srv->tls.ring, name) != 0) {
+    if (tr_ring_encrypt_key_name(srv->ring, name) != 0) {
         text_str(t, "not ready: no key may encrypt now\n");
         return 503;
     }
@@ -209,7 +201,7 @@ static int path_is(const struct http_request *req, const char *p)
     return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
 }
 
-int pages_respond(struct server *srv, SSL *ssl, const struct http_request *req,
+int pages_respond(struct server *srv, const struct tls_conn *tc, const struct http_request *req,
                   int keep_alive, int early, char **out, size_t *out_len, int *status_out)
 {
     struct text body = {0};
@@ -229,7 +221,7 @@ int pages_respond(struct server *srv, SSL *ssl, const struct http_request *req,
         status = 405;
         text_str(&body, "method not allowed\n");
     } else if (path_is(req, "/")) {
-        info_body(srv, ssl, early, &body);
+        info_body(srv, tc, early, &body);
     } else if (path_is(req, "/ready")) {
         status = ready_body(srv, &body);
     } else if (path_is(req, "/metrics")) {

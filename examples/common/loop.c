@@ -2,6 +2,7 @@
 
 #include "loop.h"
 
+#include "backend.h"
 #include "log.h"
 
 #include <errno.h>
@@ -14,8 +15,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
 
 #define MAX_EVENTS 64
 #define ACCEPTS_PER_TURN 64
@@ -116,7 +115,7 @@ static void add_conn(struct worker *w, int fd, int64_t now)
 {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct conn *c = conn_new(w->srv->tls.ctx, fd, w->srv->flags.early_data != 0);
+    struct conn *c = conn_new(w->srv, fd, w->srv->flags.early_data != 0);
     if (c == NULL) {
         close(fd);
         atomic_fetch_sub_explicit(&w->srv->stats.active, 1, memory_order_relaxed);
@@ -210,8 +209,8 @@ static void *worker_main(void *arg)
         conn_say_goodbye(w->head);
         close_conn(w, w->head);
     }
-    /* OpenSSL's per-thread state (error queue, DRBG) for this thread. */
-    OPENSSL_thread_stop();
+    /* The TLS library's per-thread state (OpenSSL's error queue, DRBG). */
+    tls_thread_end();
     return NULL;
 }
 

@@ -1,14 +1,14 @@
 /* One client connection: a non-blocking TLS state machine that reads
- * HTTP/1.1 requests and writes their responses. It knows nothing of epoll:
- * conn_drive() says which readiness to wait for. */
+ * HTTP/1.1 requests and writes their responses, over the backend's TLS
+ * calls (backend.h). It knows nothing of epoll: conn_drive() says which
+ * readiness to wait for. */
 #ifndef SERVER_CONN_H
 #define SERVER_CONN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/ssl.h>
-
+#include "backend.h"
 #include "http.h"
 #include "server.h"
 
@@ -25,10 +25,10 @@ struct conn {
     int64_t last_ms;          /* last activity, monotonic milliseconds */
     uint32_t events;          /* epoll events registered for fd now */
     int fd;
-    SSL *ssl;
+    struct tls_conn *tls;
     enum conn_state state;
     int close_after;          /* close once the response is written */
-    int read_early;           /* SSL_read_early_data() until it reports FINISH */
+    int read_early;           /* tls_conn_read_early() until it reports the end */
     int in_lost;              /* early data beyond in[] was dropped: answer, then close */
     size_t in_early;          /* how many bytes at the start of in[] came as early data */
     int half_rtt;             /* out is a 0.5-RTT answer: written before the handshake completes */
@@ -44,7 +44,7 @@ struct conn {
  * handshake first reads TLS 1.3 early data (accepted or not by the ring's
  * policy) into the request buffer, and answers each complete request in it
  * before the handshake completes. */
-struct conn *conn_new(SSL_CTX *ctx, int fd, int early_data);
+struct conn *conn_new(struct server *srv, int fd, int early_data);
 
 /* Make all the progress possible now. Returns the epoll events to wait for
  * (EPOLLIN or EPOLLOUT), or 0 when the connection is over: conn_free() it. */

@@ -5,8 +5,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <ticketring/ticketring.h>
+
 #include "flags.h"
-#include "tls.h"
 
 /* Counted by the server itself (not by the ring), so they also exist
  * without --keys. Relaxed atomics: they are independent counters. */
@@ -27,7 +28,9 @@ struct server_stats {
 
 struct server {
     struct flags flags;
-    struct tls tls;
+    struct tls *tls;   /* the backend's configuration (backend.h) */
+    tr_ring *ring;     /* NULL without --keys: the TLS library's own tickets */
+    int keys_loaded;   /* the key file loaded at start */
     struct server_stats stats;
 };
 

@@ -2,12 +2,12 @@
 
 #include "log.h"
 
+#include "backend.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
 
 static char node[80] = "-";
 
@@ -17,10 +17,10 @@ void log_set_node(const char *node_id)
 }
 
 __attribute__((format(printf, 1, 0)))
-static void write_line(const char *fmt, va_list ap, const char *suffix)
+void log_linev(const char *fmt, va_list ap, const char *suffix)
 {
     char line[1024];
-    int n = snprintf(line, sizeof line, "ticketring-openssl-server[%s]: ", node);
+    int n = snprintf(line, sizeof line, "%s[%s]: ", backend.program, node);
     if (n < 0)
         return;
     size_t len = (size_t)n;
@@ -46,19 +46,6 @@ void log_line(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    write_line(fmt, ap, NULL);
-    va_end(ap);
-}
-
-void log_openssl(const char *fmt, ...)
-{
-    char err[256] = "no OpenSSL error queued";
-    unsigned long e = ERR_get_error();
-    if (e != 0)
-        ERR_error_string_n(e, err, sizeof err);
-    ERR_clear_error();
-    va_list ap;
-    va_start(ap, fmt);
-    write_line(fmt, ap, err);
+    log_linev(fmt, ap, NULL);
     va_end(ap);
 }

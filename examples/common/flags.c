@@ -3,16 +3,16 @@
 
 #include "flags.h"
 
+#include "backend.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define PROG "ticketring-openssl-server"
-
-static const char usage[] =
-    "usage: " PROG " --cert FILE --key FILE [OPTIONS]\n"
+/* The help, around the program's and the TLS library's names. */
+static const char usage_top[] =
     "\n"
     "A small HTTPS/1.1 server whose TLS session tickets every node sharing a\n"
     "libticketring key file can resume. GET / describes the connection,\n"
@@ -27,8 +27,8 @@ static const char usage[] =
     "  --keys KEYFILE       share ticket keys through this libticketring key file,\n"
     "                       reloaded when it changes; missing or refused at start,\n"
     "                       it is tried again whenever it changes, with full\n"
-    "                       handshakes until it loads; without --keys, OpenSSL's\n"
-    "                       own per-process ticket keys\n"
+    "                       handshakes until it loads; without --keys, the TLS\n";
+static const char usage_rest[] =
     "  --node-id NAME       this node's name in tickets and answers, 1..64 of\n"
     "                       A-Z a-z 0-9 . _ : - (default: the host name)\n"
     "  --alpn LIST          comma-separated ALPN protocols to select, in order of\n"
@@ -56,9 +56,11 @@ static const char usage[] =
     "Once it listens it prints \"listening on HOST:PORT node NAME\" on stdout.\n"
     "SIGTERM or SIGINT stop it (exit status 0).\n";
 
+
 static int usage_error(const char *what, const char *arg)
 {
-    fprintf(stderr, "%s: %s%s (try '%s --help')\n", PROG, what, arg != NULL ? arg : "", PROG);
+    fprintf(stderr, "%s: %s%s (try '%s --help')\n", backend.program, what,
+            arg != NULL ? arg : "", backend.program);
     return FLAGS_USAGE;
 }
 
@@ -176,8 +178,25 @@ int flags_parse(struct flags *f, int argc, char **argv)
         if (id < 0)
             return usage_error(arg[0] == '-' ? "unknown option " : "unexpected argument ", arg);
         if (id == O_HELP) {
-            fputs(usage, stdout);
+            printf("usage: %s --cert FILE --key FILE [OPTIONS]\n", backend.program);
+            fputs(usage_top, stdout);
+            printf("                       library's own per-process ticket keys (%s's)\n",
+                   backend.library);
+            fputs(usage_rest, stdout);
+            /* Shown, then refused: the same flags for every backend. */
+            if (backend.no_early_data != NULL)
+                printf("\nWith %s, --early-data, --replay-capacity and --replay-window-ms\n"
+                       "are refused: %s.\n", backend.library, backend.no_early_data);
             return FLAGS_HELP;
+        }
+        /* Refused, not ignored: a node that silently did no 0-RTT would
+         * look like a bug in the fleet. */
+        if ((id == O_EARLY || id == O_REPLAY_CAP || id == O_REPLAY_WINDOW) &&
+            backend.no_early_data != NULL) {
+            fprintf(stderr, "%s: %.*s is not available: %s (try '%s --help')\n",
+                    backend.program, (int)name_len, arg, backend.no_early_data,
+                    backend.program);
+            return FLAGS_USAGE;
         }
         if (seen & (1u << id))
             return usage_error("repeated option ", opt_names[id]);

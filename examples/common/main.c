@@ -1,6 +1,7 @@
 /*
- * ticketring-openssl-server: a small HTTPS/1.1 server on OpenSSL whose
- * session tickets every node sharing a libticketring key file can resume.
+ * The example servers (ticketring-openssl-server, ticketring-mbedtls-server):
+ * small HTTPS/1.1 servers whose session tickets every node sharing a
+ * libticketring key file can resume.
  *
  *   ticketring-openssl-server --cert cert.pem --key key.pem \
  *       --keys tickets.keys --node-id node-1 --listen 127.0.0.1:8443
@@ -8,7 +9,8 @@
  * The main thread owns startup and shutdown, waits for SIGTERM/SIGINT and,
  * once a second, checks whether the key file was replaced. N event-loop
  * threads (loop.c) each accept on their own SO_REUSEPORT listener and drive
- * their connections (conn.c); the SSL_CTX and the ring are shared.
+ * their connections (conn.c); the TLS configuration (the backend's, made by
+ * tls_init()) and the ring are shared.
  */
 #define _GNU_SOURCE
 
@@ -19,13 +21,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend.h"
 #include "flags.h"
 #include "keywatch.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
 #include "server.h"
-#include "tls.h"
 
 #define MAX_THREADS 64
 
@@ -74,10 +76,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (tls_init(&srv.tls, &srv.flags) != 0)
+    if (tls_init(&srv) != 0)
         return 1;
-    if (srv.flags.keys != NULL)
-        keywatch_init(&kw, srv.tls.ring, srv.flags.keys, srv.tls.keys_loaded);
+    if (srv.ring != NULL)
+        keywatch_init(&kw, srv.ring, srv.flags.keys, srv.keys_loaded);
 
     if (listeners_open(srv.flags.listen, nthreads, fds, bound, sizeof bound) != 0)
         goto out;
@@ -89,10 +91,13 @@ int main(int argc, char **argv)
     }
     printf("listening on %s node %s\n", bound, srv.flags.node_id);
     fflush(stdout);
-    log_line("%d threads, %s tickets, ALPN %s", nthreads,
-             srv.tls.ring != NULL ? "shared" : "OpenSSL's per-process", srv.flags.alpn);
+    if (srv.ring != NULL)
+        log_line("%d threads, shared tickets, ALPN %s", nthreads, srv.flags.alpn);
+    else
+        log_line("%d threads, %s's per-process tickets, ALPN %s", nthreads, backend.library,
+                 srv.flags.alpn);
 
-    int sig = wait_for_stop(&stop_signals, srv.flags.keys != NULL ? &kw : NULL);
+    int sig = wait_for_stop(&stop_signals, srv.ring != NULL ? &kw : NULL);
     if (sig > 0) {
         log_line("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         status = 0;
@@ -104,6 +109,6 @@ out:
         worker_stop(&workers[i]);
     for (int i = 0; i < started; i++)
         worker_join(&workers[i]);
-    tls_free(&srv.tls);
+    tls_free(&srv);
     return status;
 }

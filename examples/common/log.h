@@ -2,6 +2,8 @@
 #ifndef SERVER_LOG_H
 #define SERVER_LOG_H
 
+#include <stdarg.h>
+
 /* Set the node name shown in every line (copied). */
 void log_set_node(const char *node_id);
 
@@ -9,8 +11,9 @@ void log_set_node(const char *node_id);
  * so lines from different threads do not interleave. */
 __attribute__((format(printf, 1, 2))) void log_line(const char *fmt, ...);
 
-/* As log_line(), followed by ": " and the oldest OpenSSL error queued on
- * this thread (the queue is then cleared). */
-__attribute__((format(printf, 1, 2))) void log_openssl(const char *fmt, ...);
+/* As log_line() with a va_list, followed by ": " and `suffix` unless it is
+ * NULL (a backend's error text). */
+__attribute__((format(printf, 1, 0))) void log_linev(const char *fmt, va_list ap,
+                                                    const char *suffix);
 
 #endif
