@@ -50,8 +50,10 @@ struct field {
     X(early_refused_alpn, early_refused_replay)                                            \
     X(early_refused_replay, early_refused_full)                                            \
     X(early_refused_full, early_refused_startup)                                           \
-    X(early_refused_startup, early_refused_tls)
-#define STATS_LAST early_refused_tls
+    X(early_refused_startup, early_refused_tls)                                            \
+    X(early_refused_tls, early_refused_store)                                              \
+    X(early_refused_store, refused_other_format)
+#define STATS_LAST refused_other_format
 
 #define REPLAY_FIELDS(X)                                                                   \
     X(size, window_ms)                                                                     \
@@ -62,8 +64,11 @@ struct field {
     X(entries, fresh)                                                                      \
     X(fresh, replays)                                                                      \
     X(replays, full)                                                                       \
-    X(full, startup)
-#define REPLAY_LAST startup
+    X(full, startup)                                                                       \
+    X(startup, store_fresh)                                                                \
+    X(store_fresh, store_replays)                                                          \
+    X(store_replays, store_errors)
+#define REPLAY_LAST store_errors
 
 #define FOLLOWS(T, prev, f)                                                                \
     _Static_assert(offsetof(T, f) == offsetof(T, prev) + SIZEOF_MEMBER(T, prev),           \

@@ -40,6 +40,11 @@ const char *tr_strerror(int code)
     case TR_E_EARLY_SNI: return "early data refused: SNI differs from the ticket's";
     case TR_E_EARLY_ALPN: return "early data refused: ALPN differs from the ticket's";
     case TR_E_EARLY_TLS: return "early data refused by the TLS library";
+    case TR_E_REPLAY_STORE: return "early data refused: replay store unavailable";
+    case TR_E_STORE: return "key store unreachable or request refused";
+    case TR_E_CONFLICT: return "key store document changed concurrently (compare-and-swap lost)";
+    case TR_E_SEALED: return "sealed key-set document refused (tampered, other KEK or cluster)";
+    case TR_E_TICKET_OTHER_FORMAT: return "ticket issued by a node of the other TLS backend";
     default: return "unknown error";
     }
 }

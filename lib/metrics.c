@@ -145,6 +145,7 @@ static const struct reason ticket_refusals[] = {
     {"alpn", offsetof(tr_stats, refused_alpn)},
     {"context", offsetof(tr_stats, refused_context)},
     {"unbound", offsetof(tr_stats, refused_unbound)},
+    {"other_format", offsetof(tr_stats, refused_other_format)},
 };
 
 static const struct reason early_refusals[] = {
@@ -157,6 +158,7 @@ static const struct reason early_refusals[] = {
     {"full", offsetof(tr_stats, early_refused_full)},
     {"startup", offsetof(tr_stats, early_refused_startup)},
     {"tls", offsetof(tr_stats, early_refused_tls)},
+    {"store", offsetof(tr_stats, early_refused_store)},
 };
 
 static void by_reason(struct out *o, const char *name, const char *help, const tr_stats *s,
@@ -195,6 +197,15 @@ static void early_metrics(tr_ring *r, struct out *o, const tr_stats *s)
     gauge(o, "replay_slots", "ClientHellos the replay cache can hold at most.", rs.slots);
     gauge(o, "replay_window_seconds", "How long the replay cache remembers a ClientHello.",
           rs.window_ms / 1000);
+    /* The store's answers to the values this node's cache found new. */
+    head(o, "replay_store_checks_total", "counter",
+         "ClientHellos checked with the cluster replay store, by result.");
+    put(o, "ticketring_replay_store_checks_total{result=\"fresh\"} %" PRIu64 "\n",
+        rs.store_fresh);
+    put(o, "ticketring_replay_store_checks_total{result=\"replay\"} %" PRIu64 "\n",
+        rs.store_replays);
+    put(o, "ticketring_replay_store_checks_total{result=\"error\"} %" PRIu64 "\n",
+        rs.store_errors);
 }
 
 int tr_ring_metrics(tr_ring *r, char *buf, size_t cap, size_t *len)

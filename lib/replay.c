@@ -57,6 +57,9 @@ struct stripe {
     atomic_uint_fast64_t full;
     atomic_uint_fast64_t startup;
     atomic_int_fast64_t entries; /* inserted minus reclaimed, by this stripe */
+    atomic_uint_fast64_t store_fresh;
+    atomic_uint_fast64_t store_replays;
+    atomic_uint_fast64_t store_errors;
 };
 
 struct tr_replay {
@@ -71,6 +74,10 @@ struct tr_replay {
     uint32_t homes; /* home buckets: a power of two */
     uint32_t spill; /* extra buckets after them */
     uint64_t instance; /* random: names this cache in its early-data tag */
+    tr_replay_store_fn store; /* NULL: this node's cache is the only memory */
+    void *store_arg;
+    uint32_t skew_ms;
+    uint32_t store_flags;
     uint8_t key[TRI_SIPHASH_KEY_BYTES];
     size_t bytes;
     void *block; /* the one allocation holding buckets and stripes */
@@ -352,6 +359,50 @@ static int check_home(tr_replay *rp, uint32_t h, uint64_t tag, int64_t now, int6
     return TR_E_REPLAY_FULL;
 }
 
+int tr_replay_set_store(tr_replay *rp, tr_replay_store_fn fn, void *arg, uint32_t skew_ms,
+                        uint32_t flags)
+{
+    if (rp == NULL || skew_ms > TRI_REPLAY_SKEW_MAX_MS || (flags & ~TR_REPLAY_ANY_NODE) != 0 ||
+        (fn == NULL && (skew_ms != 0 || flags != 0)))
+        return TR_E_INVAL;
+    rp->store = fn;
+    rp->store_arg = fn != NULL ? arg : NULL;
+    rp->skew_ms = skew_ms;
+    rp->store_flags = flags;
+    return 0;
+}
+
+int tri_replay_any_node(const tr_replay *rp, uint32_t *skew_ms)
+{
+    *skew_ms = rp->skew_ms;
+    return rp->store != NULL && (rp->store_flags & TR_REPLAY_ANY_NODE) != 0;
+}
+
+uint32_t tri_replay_store_ttl_ms(const tr_replay *rp)
+{
+    return rp->window_ms + 3 * rp->skew_ms;
+}
+
+/* The local answer is final when it found the value; otherwise (new, in
+ * the start-up window, or no room) only the fleet's memory can tell, and
+ * it is asked outside every lock. Whatever the store cannot answer is
+ * refused: the resumption goes on 1-RTT. */
+static int ask_store(tr_replay *rp, struct stripe *st, const uint8_t *value, size_t len)
+{
+    int rc = rp->store(rp->store_arg, value, len, tri_replay_store_ttl_ms(rp));
+
+    if (rc == 0) {
+        add(&st->store_fresh);
+        return 0;
+    }
+    if (rc == TR_E_REPLAY) {
+        add(&st->store_replays);
+        return TR_E_REPLAY;
+    }
+    add(&st->store_errors);
+    return TR_E_REPLAY_STORE;
+}
+
 int tr_replay_check(tr_replay *rp, const uint8_t *value, size_t len)
 {
     struct stripe *st;
@@ -368,7 +419,9 @@ int tr_replay_check(tr_replay *rp, const uint8_t *value, size_t len)
     lock(&rp->buckets[h]);
     rc = check_home(rp, h, tag, now, &reclaimed);
     unlock(&rp->buckets[h]);
-    if (rc == 0 && (now < rp->start_ms || now - rp->start_ms < (int64_t)rp->window_ms))
+    /* With a store, what a previous process accepted is in the store. */
+    if (rc == 0 && rp->store == NULL &&
+        (now < rp->start_ms || now - rp->start_ms < (int64_t)rp->window_ms))
         rc = TR_E_REPLAY_STARTUP;
     st = stripe_of(rp);
     if (reclaimed != 0 || rc == 0 || rc == TR_E_REPLAY_STARTUP)
@@ -381,6 +434,8 @@ int tr_replay_check(tr_replay *rp, const uint8_t *value, size_t len)
     case TR_E_REPLAY_FULL: add(&st->full); break;
     default: add(&st->startup); break;
     }
+    if (rp->store != NULL && rc != TR_E_REPLAY)
+        rc = ask_store(rp, st, value, len);
     return rc;
 }
 
@@ -405,6 +460,9 @@ int tr_replay_get_stats(tr_replay *rp, tr_replay_stats *out)
         s.full += atomic_load_explicit(&st->full, memory_order_relaxed);
         s.startup += atomic_load_explicit(&st->startup, memory_order_relaxed);
         entries += atomic_load_explicit(&st->entries, memory_order_relaxed);
+        s.store_fresh += atomic_load_explicit(&st->store_fresh, memory_order_relaxed);
+        s.store_replays += atomic_load_explicit(&st->store_replays, memory_order_relaxed);
+        s.store_errors += atomic_load_explicit(&st->store_errors, memory_order_relaxed);
     }
     s.entries = entries > 0 ? (uint64_t)entries : 0;
     memcpy(out, &s, s.size);

@@ -44,6 +44,18 @@ uint32_t tri_replay_spill(const tr_replay *rp);
  * 0): a keyed hash of the cache's random instance id and the process id. */
 uint64_t tri_replay_process_tag(const tr_replay *rp);
 
+/* Largest skew tr_replay_set_store() takes. */
+#define TRI_REPLAY_SKEW_MAX_MS 60000u
+
+/* Non-zero when a store is set with TR_REPLAY_ANY_NODE: rings using the
+ * cache then accept any node's tickets. *skew_ms: the store's skew (0
+ * without a store). */
+int tri_replay_any_node(const tr_replay *rp, uint32_t *skew_ms);
+
+/* How long the store must remember a value: window + 3 * skew
+ * (docs/early-data.md, "Cluster-wide mode"). */
+uint32_t tri_replay_store_ttl_ms(const tr_replay *rp);
+
 /* The cache's window in milliseconds. */
 uint32_t tri_replay_window_ms(const tr_replay *rp);
 

@@ -43,9 +43,15 @@ int tri_file_mode_verdict(tr_ring *r, const struct stat *st)
 static int check_mode(tr_ring *r, const char *path, const struct stat *st, char *text,
                       const char **why)
 {
-    unsigned mode = (unsigned)st->st_mode & 07777u;
-    int verdict = tri_file_mode_verdict(r, st);
+    unsigned mode;
+    int verdict;
 
+    /* Bytes from memory have no mode: whoever produced them (a key store
+     * behind its own access control) answers for who could read them. */
+    if (st == NULL)
+        return 0;
+    mode = (unsigned)st->st_mode & 07777u;
+    verdict = tri_file_mode_verdict(r, st);
     if (verdict == 0)
         return 0;
     if (verdict == TR_E_KEYFILE_MODE) {
@@ -252,6 +258,27 @@ int tr_ring_load_ex(tr_ring *r, const char *path, uint32_t flags, uint32_t *err_
     tri_ring_writer_unlock(r);
     if (copy != NULL)
         tri_free(&r->env, copy);
+    return rc;
+}
+
+/* Named in log lines where a file's path would be. */
+#define BUFFER_LABEL "key set from memory"
+
+int tr_ring_load_buffer(tr_ring *r, const char *text, size_t len, uint32_t flags,
+                        uint32_t *err_line)
+{
+    int rc;
+
+    if (err_line != NULL)
+        *err_line = 0;
+    if (r == NULL || (text == NULL && len != 0) || (flags & ~TR_LOAD_FORCE) != 0)
+        return TR_E_INVAL;
+    /* Same path as a file after its read: the parser bounds the size, and
+     * the watcher's baseline is left alone (it describes the file). */
+    tri_ring_writer_lock(r);
+    rc = tri_ring_apply_locked(r, BUFFER_LABEL, text != NULL ? text : "", len, NULL, flags,
+                               err_line);
+    tri_ring_writer_unlock(r);
     return rc;
 }
 

@@ -24,6 +24,8 @@ int tri_count_refusal(struct tri_counters *c, int code)
     case TR_E_REPLAY_FULL: tri_count(&c->early_refused_full); return 1;
     case TR_E_REPLAY_STARTUP: tri_count(&c->early_refused_startup); return 1;
     case TR_E_EARLY_TLS: tri_count(&c->early_refused_tls); return 1;
+    case TR_E_REPLAY_STORE: tri_count(&c->early_refused_store); return 1;
+    case TR_E_TICKET_OTHER_FORMAT: tri_count(&c->refused_other_format); return 1;
     default: return 0; /* caller errors (buffer, argument) are not refusals */
     }
 }
@@ -71,6 +73,8 @@ int tr_ring_stats(tr_ring *r, tr_stats *out)
     LOAD(early_refused_full);
     LOAD(early_refused_startup);
     LOAD(early_refused_tls);
+    LOAD(early_refused_store);
+    LOAD(refused_other_format);
 #undef LOAD
     /* An older caller's struct is a prefix of ours: copy what it knows. */
     n = s.size;

@@ -39,6 +39,8 @@ struct tri_counters {
     atomic_uint_fast64_t early_refused_full;
     atomic_uint_fast64_t early_refused_startup;
     atomic_uint_fast64_t early_refused_tls;
+    atomic_uint_fast64_t early_refused_store;
+    atomic_uint_fast64_t refused_other_format;
 };
 
 static inline void tri_count(atomic_uint_fast64_t *c)

@@ -11,13 +11,14 @@
 
 #include "bytes.h"
 #include "fork.h"
+#include "other_format.h"
 #include "ring.h"
 #include "secure.h"
 
 #define HDR_BYTES (1 + TR_KEY_NAME_BYTES + TRI_SALT_BYTES + TRI_AEAD_NONCE_BYTES)
 #define DIGEST_BYTES 16
 #define META_BYTES (8 + 8 + 3 * DIGEST_BYTES)
-#define FORMAT_V1 1
+#define FORMAT_V1 TRI_TICKET_FORMAT_V1
 #define SNI_MAX 255
 #define ALPN_MAX 255
 #define APP_CTX_MAX 65535
@@ -67,15 +68,48 @@ static int bytes_ok(const uint8_t *p, size_t len, size_t max)
     return (p != NULL || len == 0) && len <= max;
 }
 
+/* The last digest of each binding field, per thread: a server seals and
+ * opens tickets for the same few host names, protocols and contexts over
+ * and over, and three SHA-256 runs were a third of opening a ticket. The
+ * inputs are not secret (they travel in clear in the ClientHello), and an
+ * entry is used only for exactly the same bytes. */
+#define MEMO_MAX 255
+enum memo_field { MEMO_SNI, MEMO_ALPN, MEMO_CTX, MEMO_FIELDS };
+struct memo {
+    uint16_t len; /* 0: empty (the empty input needs no memo) */
+    uint8_t bytes[MEMO_MAX];
+    uint8_t digest[DIGEST_BYTES];
+};
+static _Thread_local struct memo memos[MEMO_FIELDS];
+
+static int memo_digest(const tr_crypto *c, enum memo_field f, const uint8_t *v, size_t len,
+                       uint8_t out[DIGEST_BYTES])
+{
+    struct memo *m = &memos[f];
+    int rc;
+
+    if (len > 0 && len == m->len && memcmp(v, m->bytes, len) == 0) {
+        memcpy(out, m->digest, DIGEST_BYTES);
+        return 0;
+    }
+    rc = f == MEMO_SNI ? sni_digest(c, v, len, out) : digest(c, v, len, out);
+    if (rc == 0 && len > 0 && len <= MEMO_MAX) {
+        m->len = (uint16_t)len;
+        memcpy(m->bytes, v, len);
+        memcpy(m->digest, out, DIGEST_BYTES);
+    }
+    return rc;
+}
+
 static int binding_digests(const tr_crypto *c, const uint8_t *sni, size_t sni_len,
                            const uint8_t *alpn, size_t alpn_len, const uint8_t *app_ctx,
                            size_t app_ctx_len, struct meta *m)
 {
-    int rc = sni_digest(c, sni, sni_len, m->sni);
+    int rc = memo_digest(c, MEMO_SNI, sni, sni_len, m->sni);
     if (rc == 0)
-        rc = digest(c, alpn, alpn_len, m->alpn);
+        rc = memo_digest(c, MEMO_ALPN, alpn, alpn_len, m->alpn);
     if (rc == 0)
-        rc = digest(c, app_ctx, app_ctx_len, m->app_ctx);
+        rc = memo_digest(c, MEMO_CTX, app_ctx, app_ctx_len, m->app_ctx);
     return rc;
 }
 
@@ -275,8 +309,12 @@ int tr_ticket_open(tr_ring *r, const uint8_t *ticket, size_t ticket_len,
     /* Bounds and version before any cryptography. */
     if (ticket_len < TR_TICKET_OVERHEAD || ticket_len > TR_TICKET_MAX_BYTES ||
         ticket[0] != FORMAT_V1) {
-        tri_count_refusal(&r->counters, TR_E_TICKET_MALFORMED);
-        return TR_E_TICKET_MALFORMED;
+        ks = tri_ring_enter(r, &tok);
+        rc = tri_is_openssl_format(ks, ticket, ticket_len) ? TR_E_TICKET_OTHER_FORMAT
+                                                           : TR_E_TICKET_MALFORMED;
+        tri_ring_leave(r, tok);
+        tri_count_refusal(&r->counters, rc);
+        return rc;
     }
     body = ticket_len - TR_TICKET_OVERHEAD;
     if (body > state_cap)
@@ -299,6 +337,9 @@ int tr_ticket_open(tr_ring *r, const uint8_t *ticket, size_t ticket_len,
     ks = tri_ring_enter(r, &tok);
     rc = decrypt(r, ks, tri_floor_s(now_ms), ticket, ticket_len, meta_buf, state, name,
                  &fl);
+    /* An OpenSSL ticket whose key name happens to start with the version byte. */
+    if (rc == TR_E_TICKET_UNKNOWN_KEY && tri_is_openssl_format(ks, ticket, ticket_len))
+        rc = TR_E_TICKET_OTHER_FORMAT;
     tri_ring_leave(r, tok);
     if (rc == 0) {
         m.issue_ms = tri_get_be64(meta_buf);

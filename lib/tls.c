@@ -3,6 +3,7 @@
  * the key to seal or open with (as state the crypto backend prepared, so
  * key bytes never cross the public ABI) and a place to count outcomes.
  */
+#include "other_format.h"
 #include "ring.h"
 
 int tr_ring_tls_key(tr_ring *r, const tr_crypto *crypto, const uint8_t *name,
@@ -39,8 +40,9 @@ int tr_ring_tls_key(tr_ring *r, const tr_crypto *crypto, const uint8_t *name,
     /* A retired or revoked key is as good as unknown. */
     if (i < 0 || !tri_keyset_opens(ks, (uint32_t)i, now, (uint32_t)atomic_load(&r->lifetime),
                                    (uint32_t)atomic_load(&r->skew))) {
+        rc = i < 0 && tri_is_v1_format(ks, name) ? TR_E_TICKET_OTHER_FORMAT : TR_E_TICKET_UNKNOWN_KEY;
         tri_ring_leave(r, tok);
-        return TR_E_TICKET_UNKNOWN_KEY;
+        return rc;
     }
     /* As tr_ticket_open(): a key newer than ours (a node whose clock runs
      * ahead) is not renewed, that would move the ticket back to an older key. */

@@ -67,6 +67,8 @@ libs=(
     "libticketring lib/libticketring.so"
     "libticketring-openssl backends/openssl/libticketring-openssl.so"
     "libticketring-mbedtls backends/mbedtls/libticketring-mbedtls.so"
+    "libticketring-redis backends/redis/libticketring-redis.so"
+    "libticketring-etcd backends/etcd/libticketring-etcd.so"
 )
 
 failed=0

@@ -26,7 +26,12 @@
 # nodes, in TLS 1.2 (all mbedTLS 2.28 speaks; a TLS 1.2 session's ticket is
 # offered to whichever node comes next). Every hop to a node of the same
 # backend resumes; every hop to the other backend is a clean full handshake,
-# its ticket counted as refused (malformed or unknown_key) on that node.
+# its ticket counted as refused (reason other_format) on that node.
+#
+# With --etcd, run 1's nodes follow the key schedule in a local etcd instead
+# of watching the key file (--keys-source, --kek; docs/etcd.md): the key file
+# is sealed into etcd with ticketring-keys publish, and the midway rotation
+# publishes the rotated file, which the nodes apply through their etcd watch.
 #
 # Exit status: 0 only when every node answered, no connection failed, the
 # rotation was seen through and run 1 resumed at least 90 % of the sessions
@@ -37,14 +42,21 @@
 set -euo pipefail
 
 mixed=0
+etcd=0
 setup_args=()
 for arg in "$@"; do
     if [ "$arg" = --mixed ]; then
         mixed=1
+    elif [ "$arg" = --etcd ]; then
+        etcd=1
     else
         setup_args+=("$arg")
     fi
 done
+if [ $mixed -eq 1 ] && [ $etcd -eq 1 ]; then
+    echo "demo.sh: --mixed and --etcd are separate demos: give one" >&2
+    exit 2
+fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -59,6 +71,9 @@ rotate_in_s=4 # > the nodes' key-file poll interval (1 s): all hold it before it
 # ---- 1. packages -------------------------------------------------------------
 packages=(meson ninja-build pkg-config gcc libc6-dev libssl-dev libmbedtls-dev libcmocka-dev
           openssl)
+if [ $etcd -eq 1 ]; then
+    packages+=(etcd-server libcurl4-openssl-dev libjson-c-dev curl python3)
+fi
 missing=()
 for p in "${packages[@]}"; do
     # dpkg -s also succeeds for a removed package whose config files remain.
@@ -97,6 +112,12 @@ ninja -C "$build" >"$build.ninja.log" 2>&1 || {
     cat "$build.ninja.log" >&2
     exit 1
 }
+# A build configured before etcd's libraries were installed has no etcd module.
+if [ $etcd -eq 1 ] && ! "$build/tools/ticketring-keys" --help 2>/dev/null | grep -q publish; then
+    echo "demo.sh: meson setup --reconfigure $build -Detcd=enabled"
+    { meson setup --reconfigure "$build" -Detcd=enabled && ninja -C "$build"; } \
+        >"$build.ninja.log" 2>&1 || { cat "$build.ninja.log" >&2; exit 1; }
+fi
 rm -f "$build.setup.log" "$build.ninja.log"
 
 server=$build/examples/openssl-server/ticketring-openssl-server
@@ -129,7 +150,14 @@ stop_all() {
     done
     pids=()
 }
-trap 'stop_all; rm -rf "$tmp"' EXIT
+etcd_pid=
+stop_etcd() {
+    [ -n "$etcd_pid" ] || return 0
+    kill -TERM "$etcd_pid" 2>/dev/null || true
+    wait "$etcd_pid" 2>/dev/null || true
+    etcd_pid=
+}
+trap 'stop_all; stop_etcd; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 if ! openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
@@ -140,9 +168,43 @@ if ! openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
 fi
 keys=$tmp/tickets.keys
 now=$(date +%s)
+cluster_args=()
+[ $etcd -eq 0 ] || cluster_args=(--cluster demo) # a store holds one schedule per cluster
 "$keytool" generate --out "$keys" --count 3 --period 3600 --start $((now - 3600 - 60)) \
-    >"$tmp/keys.log" 2>&1 || { cat "$tmp/keys.log" >&2; exit 1; }
+    ${cluster_args[@]+"${cluster_args[@]}"} >"$tmp/keys.log" 2>&1 ||
+    { cat "$tmp/keys.log" >&2; exit 1; }
 fingerprint=$("$keytool" inspect "$keys" | awk '$1 == "fingerprint" { print $2 }')
+
+# With --etcd: one etcd member on free loopback ports, the key file sealed
+# into it under a new key-encryption key.
+keys_args=(--keys "$keys")
+midway_publish=
+if [ $etcd -eq 1 ]; then
+    read -r etcd_client etcd_peer < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+    etcd --name demo --data-dir "$tmp/etcd" \
+        --listen-client-urls "http://127.0.0.1:$etcd_client" \
+        --advertise-client-urls "http://127.0.0.1:$etcd_client" \
+        --listen-peer-urls "http://127.0.0.1:$etcd_peer" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+        --initial-cluster "demo=http://127.0.0.1:$etcd_peer" --log-level=warn \
+        >"$tmp/etcd.log" 2>&1 &
+    etcd_pid=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -s -m 1 "http://127.0.0.1:$etcd_client/health" | grep -q '"health":"true"' && break
+        sleep 0.1
+    done
+    store=etcd://127.0.0.1:$etcd_client/ticketring
+    { "$keytool" kek --out "$tmp/kek" --id demo-1 &&
+      "$keytool" publish "$keys" --store "$store" --kek "$tmp/kek"; } >"$tmp/keys.log" 2>&1 ||
+        { cat "$tmp/etcd.log" "$tmp/keys.log" >&2; exit 1; }
+    keys_args=(--keys-source "$store" --kek "$tmp/kek" --cluster demo)
+    midway_publish=" && $(printf '%q ' "$keytool" publish "$keys" --store "$store" \
+        --kek "$tmp/kek") >/dev/null"
+fi
 
 # ---- 4. runs -------------------------------------------------------------------
 # Print a process's "listening on HOST:PORT ..." address once it is ready.
@@ -247,9 +309,16 @@ echo "3 ticketring-openssl-server nodes on loopback, reached through a proxy tha
 echo "data ${one_way_ms} ms each way ($((2 * one_way_ms)) ms RTT; TCP connects are not delayed)." \
      "RSA-2048 certificate;"
 echo "key file from ticketring-keys: the previous, current and next hour's keys ($fingerprint)."
-run shared --title "Run 1: the nodes share one key file (--keys)" --label "shared keys" \
-    --midway "$(printf '%q %q %q' "$rotate" "$keys" "$rotate_in_s")" --min-resumed 90 \
-    --save "$tmp/shared.sum" -- --keys "$keys" || status=1
+if [ $etcd -eq 1 ]; then
+    echo "The nodes follow that key set sealed in etcd ($store, --keys-source); the"
+    echo "rotation half-way through is published there, and reaches them through their watch."
+    title="Run 1: the nodes follow one key schedule in etcd (--keys-source)"
+else
+    title="Run 1: the nodes share one key file (--keys)"
+fi
+run shared --title "$title" --label "shared keys" \
+    --midway "$(printf '%q %q %q' "$rotate" "$keys" "$rotate_in_s")$midway_publish" \
+    --min-resumed 90 --save "$tmp/shared.sum" -- "${keys_args[@]}" || status=1
 if [ -f "$tmp/shared.sum" ]; then
     run default --title "Run 2: each node has OpenSSL's own ticket keys (no --keys)" \
         --label "per-process keys" --compare "$tmp/shared.sum" -- || status=1

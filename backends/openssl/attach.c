@@ -323,9 +323,10 @@ static SSL_TICKET_RETURN decrypt_cb(SSL *s, SSL_SESSION *ss, const unsigned char
     if (att == NULL || conn == NULL || status == SSL_TICKET_EMPTY)
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     if (status == SSL_TICKET_NO_DECRYPT) {
-        count_ticket(conn, conn->key_result == TRI_KEY_UNKNOWN     ? TR_E_TICKET_UNKNOWN_KEY
-                           : conn->key_result == TRI_KEY_NOT_CALLED ? TR_E_TICKET_MALFORMED
-                                                                    : TR_E_TICKET_AUTH);
+        count_ticket(conn, conn->key_result == TRI_KEY_UNKNOWN        ? TR_E_TICKET_UNKNOWN_KEY
+                           : conn->key_result == TRI_KEY_OTHER_FORMAT ? TR_E_TICKET_OTHER_FORMAT
+                           : conn->key_result == TRI_KEY_NOT_CALLED   ? TR_E_TICKET_MALFORMED
+                                                                      : TR_E_TICKET_AUTH);
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
     if ((status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW) || ss == NULL)

@@ -31,6 +31,7 @@ struct tri_ossl_attachment {
 enum tri_ossl_key_result {
     TRI_KEY_NOT_CALLED = 0, /* OpenSSL refused the ticket before (too short) */
     TRI_KEY_UNKNOWN,        /* no such key, or retired */
+    TRI_KEY_OTHER_FORMAT,   /* a generic-format ticket of this cluster (an mbedTLS node's) */
     TRI_KEY_FOUND,
     TRI_KEY_FOUND_OLD, /* an older key than the encrypt key */
 };

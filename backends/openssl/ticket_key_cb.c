@@ -65,7 +65,7 @@ static int key_cb(SSL *s, unsigned char *key_name, unsigned char *iv, EVP_CIPHER
     ERR_pop_to_mark();
     if (rc != 0) {
         if (conn != NULL)
-            conn->key_result = TRI_KEY_UNKNOWN;
+            conn->key_result = rc == TR_E_TICKET_OTHER_FORMAT ? TRI_KEY_OTHER_FORMAT : TRI_KEY_UNKNOWN;
         return 0;
     }
     if (conn != NULL)

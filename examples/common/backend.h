@@ -32,6 +32,14 @@ int tls_init(struct server *srv);
  * No connection may remain. */
 void tls_free(struct server *srv);
 
+/* Prometheus text of what the backend adds beyond the ring (a replay
+ * store), NUL-terminated into buf: as tr_ring_metrics() (0 with *len 0
+ * when there is nothing; TR_E_BUFFER_TOO_SMALL with *len the size). */
+int tls_metrics(struct server *srv, char *buf, size_t cap, size_t *len);
+
+/* What tls_metrics() answers when there is nothing to add (pages.c). */
+int metrics_none(char *buf, size_t cap, size_t *len);
+
 /* What a TLS call did. */
 enum tls_io {
     TLS_IO_OK,         /* done; for reads and writes, *n bytes moved */

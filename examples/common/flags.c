@@ -28,6 +28,15 @@ static const char usage_top[] =
     "                       reloaded when it changes; missing or refused at start,\n"
     "                       it is tried again whenever it changes, with full\n"
     "                       handshakes until it loads; without --keys, the TLS\n";
+static const char usage_source[] =
+    "  --keys-source URL    follow the key schedule in etcd instead of watching\n"
+    "                       --keys (etcd://HOST:PORT/PREFIX; docs/etcd.md): a\n"
+    "                       sealed document every node reads; --keys is then the\n"
+    "                       copy to start from while etcd cannot be reached\n"
+    "  --kek FILE           the key-encryption key file opening that document\n"
+    "                       (mode 0600); with --keys-source\n"
+    "  --cluster ID         the cluster to follow, when --keys does not name it;\n"
+    "                       with --keys-source\n";
 static const char usage_rest[] =
     "  --node-id NAME       this node's name in tickets and answers, 1..64 of\n"
     "                       A-Z a-z 0-9 . _ : - (default: the host name)\n"
@@ -47,10 +56,23 @@ static const char usage_rest[] =
     "  --replay-capacity N  ClientHellos the replay cache holds at least,\n"
     "                       1..16777216 (default 65536); with --early-data\n"
     "  --replay-window-ms MS  how long the replay cache remembers a ClientHello,\n"
-    "                       1000..3600000 (default 20000); early data is refused\n"
-    "                       for this long after start and accepted only when the\n"
-    "                       client's ticket age is within half of it; with\n"
-    "                       --early-data\n"
+    "                       1000..3600000 (default 20000); without a replay store\n"
+    "                       early data is refused for this long after start; it\n"
+    "                       is accepted only when the client's ticket age puts\n"
+    "                       the ClientHello within one window of its expected\n"
+    "                       arrival (docs/early-data.md); with --early-data\n"
+    "  --replay-store URL   redis://HOST[:PORT][/DB]: a replay store every node\n"
+    "                       asks, so 0-RTT is accepted on any node (not only the\n"
+    "                       one that issued the ticket); with --early-data and\n"
+    "                       --replay-store-key. A store that cannot answer in\n"
+    "                       time refuses the early data (1-RTT resumption)\n"
+    "  --replay-store-password FILE  the store's password (mode 0600)\n"
+    "  --replay-store-key FILE  the fleet-wide key (16..1024 bytes, mode 0600, the\n"
+    "                       same on every node) hashing ClientHellos into store keys\n"
+    "  --replay-skew-ms MS  the most two nodes' clocks differ, 0..60000 (default\n"
+    "                       1000); with --replay-store\n"
+    "  --replay-store-budget-ms MS  the most one store check may take, 1..10000\n"
+    "                       (default 5); with --replay-store\n"
     "  --help               show this help\n"
     "\n"
     "Once it listens it prints \"listening on HOST:PORT node NAME\" on stdout.\n"
@@ -110,15 +132,29 @@ static void default_node_id(char *out)
 #define REPLAY_CAPACITY_DEFAULT 65536
 #define REPLAY_CAPACITY_MAX 16777216
 #define REPLAY_WINDOW_DEFAULT 20000
+#define REPLAY_SKEW_DEFAULT 1000
+#define REPLAY_STORE_BUDGET_DEFAULT 5
 
 enum opt_id { O_LISTEN, O_CERT, O_KEY, O_KEYS, O_NODE, O_ALPN, O_LIFETIME, O_THREADS,
-              O_MAXCONNS, O_IDLE, O_EARLY, O_REPLAY_CAP, O_REPLAY_WINDOW, O_HELP, O_COUNT };
+              O_MAXCONNS, O_IDLE, O_EARLY, O_REPLAY_CAP, O_REPLAY_WINDOW, O_STORE,
+              O_STORE_PASSWORD, O_STORE_KEY, O_STORE_SKEW, O_STORE_BUDGET, O_SOURCE, O_KEK,
+              O_CLUSTER, O_HELP, O_COUNT };
 
 static const char *const opt_names[O_COUNT] = {
     "--listen", "--cert", "--key", "--keys", "--node-id", "--alpn", "--lifetime",
     "--threads", "--max-conns", "--idle-timeout", "--early-data", "--replay-capacity",
-    "--replay-window-ms", "--help",
+    "--replay-window-ms", "--replay-store", "--replay-store-password", "--replay-store-key",
+    "--replay-skew-ms", "--replay-store-budget-ms", "--keys-source", "--kek", "--cluster",
+    "--help",
 };
+
+/* The 0-RTT options: refused as a whole by a backend without early data. */
+static int is_early_option(int id)
+{
+    return id == O_EARLY || id == O_REPLAY_CAP || id == O_REPLAY_WINDOW || id == O_STORE ||
+           id == O_STORE_PASSWORD || id == O_STORE_KEY || id == O_STORE_SKEW ||
+           id == O_STORE_BUDGET;
+}
 
 static int set_option(struct flags *f, enum opt_id id, const char *v)
 {
@@ -146,6 +182,14 @@ static int set_option(struct flags *f, enum opt_id id, const char *v)
         return parse_u32(name, v, 1, EARLY_DATA_MAX, &f->early_data);
     case O_REPLAY_CAP: return parse_u32(name, v, 1, REPLAY_CAPACITY_MAX, &f->replay_capacity);
     case O_REPLAY_WINDOW: return parse_u32(name, v, 1000, 3600000, &f->replay_window_ms);
+    case O_STORE: f->replay_store = v; return FLAGS_OK;
+    case O_SOURCE: f->keys_source = v; return FLAGS_OK;
+    case O_KEK: f->kek = v; return FLAGS_OK;
+    case O_CLUSTER: f->cluster = v; return FLAGS_OK;
+    case O_STORE_PASSWORD: f->replay_store_password = v; return FLAGS_OK;
+    case O_STORE_KEY: f->replay_store_key = v; return FLAGS_OK;
+    case O_STORE_SKEW: return parse_u32(name, v, 0, 60000, &f->replay_skew_ms);
+    case O_STORE_BUDGET: return parse_u32(name, v, 1, 10000, &f->replay_store_budget_ms);
     case O_HELP:
     case O_COUNT:
     default:
@@ -163,6 +207,8 @@ int flags_parse(struct flags *f, int argc, char **argv)
     f->idle_timeout = 30;
     f->replay_capacity = REPLAY_CAPACITY_DEFAULT;
     f->replay_window_ms = REPLAY_WINDOW_DEFAULT;
+    f->replay_skew_ms = REPLAY_SKEW_DEFAULT;
+    f->replay_store_budget_ms = REPLAY_STORE_BUDGET_DEFAULT;
     default_node_id(f->node_id);
 
     unsigned seen = 0;
@@ -182,17 +228,17 @@ int flags_parse(struct flags *f, int argc, char **argv)
             fputs(usage_top, stdout);
             printf("                       library's own per-process ticket keys (%s's)\n",
                    backend.library);
+            fputs(usage_source, stdout);
             fputs(usage_rest, stdout);
             /* Shown, then refused: the same flags for every backend. */
             if (backend.no_early_data != NULL)
-                printf("\nWith %s, --early-data, --replay-capacity and --replay-window-ms\n"
-                       "are refused: %s.\n", backend.library, backend.no_early_data);
+                printf("\nWith %s, --early-data and the --replay-* options are refused:\n"
+                       "%s.\n", backend.library, backend.no_early_data);
             return FLAGS_HELP;
         }
         /* Refused, not ignored: a node that silently did no 0-RTT would
          * look like a bug in the fleet. */
-        if ((id == O_EARLY || id == O_REPLAY_CAP || id == O_REPLAY_WINDOW) &&
-            backend.no_early_data != NULL) {
+        if (is_early_option(id) && backend.no_early_data != NULL) {
             fprintf(stderr, "%s: %.*s is not available: %s (try '%s --help')\n",
                     backend.program, (int)name_len, arg, backend.no_early_data,
                     backend.program);
@@ -219,11 +265,22 @@ int flags_parse(struct flags *f, int argc, char **argv)
         return usage_error("--cert FILE and --key FILE are required", NULL);
     /* The replay protection is the ring's: OpenSSL's own tickets would
      * make 0-RTT single-use entries of this process's session cache. */
-    if ((seen & (1u << O_EARLY)) && f->keys == NULL)
-        return usage_error("--early-data needs --keys", NULL);
+    if ((seen & (1u << O_EARLY)) && f->keys == NULL && f->keys_source == NULL)
+        return usage_error("--early-data needs --keys or --keys-source", NULL);
+    if ((seen & (1u << O_KEK)) && f->keys_source == NULL)
+        return usage_error("--kek needs --keys-source", NULL);
+    if ((seen & (1u << O_CLUSTER)) && f->keys_source == NULL)
+        return usage_error("--cluster needs --keys-source", NULL);
     if (!(seen & (1u << O_EARLY)) && (seen & (1u << O_REPLAY_CAP)))
         return usage_error("--replay-capacity needs --early-data", NULL);
     if (!(seen & (1u << O_EARLY)) && (seen & (1u << O_REPLAY_WINDOW)))
         return usage_error("--replay-window-ms needs --early-data", NULL);
+    if (!(seen & (1u << O_EARLY)) && (seen & (1u << O_STORE)))
+        return usage_error("--replay-store needs --early-data", NULL);
+    if ((seen & (1u << O_STORE)) && !(seen & (1u << O_STORE_KEY)))
+        return usage_error("--replay-store needs --replay-store-key", NULL);
+    for (int k = O_STORE_PASSWORD; k <= O_STORE_BUDGET; k++)
+        if ((seen & (1u << k)) && !(seen & (1u << O_STORE)))
+            return usage_error("this option needs --replay-store: ", opt_names[k]);
     return FLAGS_OK;
 }

@@ -11,6 +11,9 @@ struct flags {
     const char *cert;    /* PEM certificate chain */
     const char *key;     /* PEM private key */
     const char *keys;    /* libticketring key file; NULL: the TLS library's own tickets */
+    const char *keys_source; /* etcd://HOST:PORT/PREFIX: the key schedule's store */
+    const char *kek;         /* the key-encryption key file of the sealed schedule */
+    const char *cluster;     /* the cluster id to follow (else --keys names it) */
     const char *alpn;    /* comma-separated, in order of preference */
     char node_id[NODE_ID_MAX + 1];
     uint32_t lifetime;     /* ticket lifetime in seconds; 0: the default */
@@ -20,6 +23,13 @@ struct flags {
     uint32_t early_data;   /* TLS 1.3 early data accepted per connection; 0: off */
     uint32_t replay_capacity;  /* ClientHellos the replay cache holds at least */
     uint32_t replay_window_ms; /* how long it remembers one */
+    /* A cluster-wide replay store (redis://...; NULL: node-bound 0-RTT) and
+     * its password and fleet-wide hash key files. */
+    const char *replay_store;
+    const char *replay_store_password;
+    const char *replay_store_key;
+    uint32_t replay_skew_ms;         /* the most two nodes' clocks differ */
+    uint32_t replay_store_budget_ms; /* the most one store check may take */
 };
 
 #define FLAGS_OK 0

@@ -23,6 +23,7 @@
 
 #include "backend.h"
 #include "flags.h"
+#include "keysource.h"
 #include "keywatch.h"
 #include "listen.h"
 #include "log.h"
@@ -78,7 +79,11 @@ int main(int argc, char **argv)
 
     if (tls_init(&srv) != 0)
         return 1;
-    if (srv.ring != NULL)
+    /* Keys come from the store's follower, or from watching --keys. */
+    int watch_file = srv.ring != NULL && srv.flags.keys_source == NULL;
+    if (srv.flags.keys_source != NULL && keysource_start(&srv) != 0)
+        goto out;
+    if (watch_file)
         keywatch_init(&kw, srv.ring, srv.flags.keys, srv.keys_loaded);
 
     if (listeners_open(srv.flags.listen, nthreads, fds, bound, sizeof bound) != 0)
@@ -97,7 +102,7 @@ int main(int argc, char **argv)
         log_line("%d threads, %s's per-process tickets, ALPN %s", nthreads, backend.library,
                  srv.flags.alpn);
 
-    int sig = wait_for_stop(&stop_signals, srv.ring != NULL ? &kw : NULL);
+    int sig = wait_for_stop(&stop_signals, watch_file ? &kw : NULL);
     if (sig > 0) {
         log_line("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         status = 0;
@@ -109,6 +114,7 @@ out:
         worker_stop(&workers[i]);
     for (int i = 0; i < started; i++)
         worker_join(&workers[i]);
+    keysource_stop(&srv); /* it feeds the ring: stopped first */
     tls_free(&srv);
     return status;
 }

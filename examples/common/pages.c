@@ -3,6 +3,7 @@
 #include "pages.h"
 
 #include "backend.h"
+#include "keysource.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -74,7 +75,10 @@ static void info_body(struct server *srv, const struct tls_conn *tc, int early, 
     text_str(t, "\n");
 }
 
-static void ring_metrics(tr_ring *ring, struct text *t)
+/* Text from a function that says how much room it needs (tr_ring_metrics,
+ * tls_metrics), grown until it fits. */
+static void sized_metrics(int (*fn)(void *src, char *buf, size_t cap, size_t *len), void *src,
+                          const char *what, struct text *t)
 {
     size_t cap = 8192, len = 0;
     for (int tries = 0; tries < 4; tries++) {
@@ -83,24 +87,51 @@ static void ring_metrics(tr_ring *ring, struct text *t)
             t->failed = 1;
             return;
         }
-        int rc = tr_ring_metrics(ring, buf, cap, &len);
+        int rc = fn(src, buf, cap, &len);
         if (rc == 0)
             text_add(t, buf, len);
         free(buf);
         if (rc != TR_E_BUFFER_TOO_SMALL) {
             if (rc != 0)
-                log_line("tr_ring_metrics: %s", tr_strerror(rc));
+                log_line("%s: %s", what, tr_strerror(rc));
             return;
         }
         cap = len + 1;
     }
 }
 
+int metrics_none(char *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (cap == 0)
+        return TR_E_BUFFER_TOO_SMALL;
+    buf[0] = '\0';
+    return 0;
+}
+
+static int ring_text(void *ring, char *buf, size_t cap, size_t *len)
+{
+    return tr_ring_metrics(ring, buf, cap, len);
+}
+
+static int tls_text(void *srv, char *buf, size_t cap, size_t *len)
+{
+    return tls_metrics(srv, buf, cap, len);
+}
+
+static int source_text(void *srv, char *buf, size_t cap, size_t *len)
+{
+    return keysource_metrics(srv, buf, cap, len);
+}
+
 static void metrics_body(struct server *srv, struct text *t)
 {
     struct server_stats *st = &srv->stats;
     if (srv->ring != NULL)
-        ring_metrics(srv->ring, t);
+        sized_metrics(ring_text, srv->ring, "tr_ring_metrics", t);
+    sized_metrics(tls_text, srv, "the TLS backend's metrics", t);
+    if (srv->sync != NULL)
+        sized_metrics(source_text, srv, "tr_sync_metrics", t);
 
     text_str(t, "# HELP ticketring_server_connections_total TLS handshakes this server "
                 "completed, by whether the session was resumed.\n"
@@ -179,6 +210,10 @@ static int ready_body(struct server *srv, struct text *t)
     }
     memset(&st, 0, sizeof st);
     st.size = sizeof st;
+    if (srv->flags.keys_source != NULL && !keysource_ready(srv)) {
+        text_str(t, "not ready: no key set from --keys-source or --keys yet\n");
+        return 503;
+    }
     if (tr_ring_stats(srv->ring, &st) != 0 || st.reloads == 0) {
         text_str(t, "not ready: no key file loaded\n");
         return 503;

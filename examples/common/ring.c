@@ -53,6 +53,18 @@ int ring_open(tr_ring **out, const tr_crypto *crypto, const struct flags *f,
         tr_ring_free(ring);
         return -1;
     }
+    if (f->keys_source != NULL) {
+        /* The follower (keysource.c) loads: --keys only when the store
+         * cannot be reached. --cluster pins what it may load. */
+        rc = f->cluster != NULL ? tr_ring_set_cluster(ring, f->cluster) : 0;
+        if (rc != 0) {
+            log_line("--cluster %s: %s", f->cluster, tr_strerror(rc));
+            tr_ring_free(ring);
+            return -1;
+        }
+        *out = ring;
+        return 0;
+    }
     rc = tr_ring_load(ring, f->keys, &line);
     *loaded = rc == 0;
     if (rc == 0)

@@ -30,6 +30,7 @@ struct server {
     struct flags flags;
     struct tls *tls;   /* the backend's configuration (backend.h) */
     tr_ring *ring;     /* NULL without --keys: the TLS library's own tickets */
+    struct tr_sync *sync; /* with --keys-source: the follower feeding the ring */
     int keys_loaded;   /* the key file loaded at start */
     struct server_stats stats;
 };

@@ -13,6 +13,9 @@
 
 #include <openssl/err.h>
 #include <ticketring/openssl.h>
+#ifdef SERVER_HAVE_REDIS
+#include <ticketring/redis.h>
+#endif
 
 const struct backend backend = {
     .program = "ticketring-openssl-server",
@@ -77,6 +80,45 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* With --replay-store every node asks one Redis whether the fleet saw a
+ * ClientHello, so early data is accepted whichever node issued the ticket
+ * (node binding off). Its keyspace is named after the key file's cluster,
+ * so it is set up once the key file has loaded, before the first
+ * connection shares the cache. */
+static int store_init(struct tls *t, tr_ring *ring, const struct flags *f)
+{
+#ifdef SERVER_HAVE_REDIS
+    char cluster[128];
+    if (tr_ring_cluster(ring, cluster, sizeof cluster) != 0 || cluster[0] == '\0') {
+        snprintf(cluster, sizeof cluster, "ticketring");
+        log_line("--replay-store: no cluster id from --keys (yet): keyspace \"%s\"", cluster);
+    }
+    int rc = tr_redis_new(&t->store, f->replay_store, f->replay_store_password,
+                          f->replay_store_key, cluster);
+    if (rc == 0)
+        rc = tr_redis_set_budget(t->store, f->replay_store_budget_ms);
+    if (rc == 0)
+        rc = tr_redis_attach(t->store, t->replay, f->replay_skew_ms, TR_REPLAY_ANY_NODE);
+    if (rc != 0) {
+        /* Neither the URL's password (refused there) nor a file's content
+         * is ever part of this line. */
+        log_line("--replay-store: %s", tr_strerror(rc));
+        return -1;
+    }
+    log_line("replay store on: 0-RTT on any node of cluster %s; check budget %" PRIu32
+             " ms, clock skew %" PRIu32 " ms",
+             cluster, f->replay_store_budget_ms, f->replay_skew_ms);
+    return 0;
+#else
+    (void)t;
+    (void)ring;
+    (void)f;
+    log_line("--replay-store: this server was built without libticketring-redis "
+             "(meson -Dredis=enabled)");
+    return -1;
+#endif
+}
+
 /* One cache for the whole process: every thread's handshakes must see
  * every ClientHello this process accepted, and the ring's early-data tag
  * (sealed into the tickets) names this cache, so only this process accepts
@@ -88,8 +130,11 @@ static int early_init(tr_ring *ring, void *arg)
     struct tls *t = srv->tls;
     const struct flags *f = &srv->flags;
     int rc = tr_replay_new(&t->replay, f->replay_capacity, f->replay_window_ms);
-    if (rc == 0)
-        rc = tr_ring_set_early_data(ring, f->early_data, t->replay);
+    if (rc != 0) {
+        log_line("cannot turn early data on: %s", tr_strerror(rc));
+        return -1;
+    }
+    rc = tr_ring_set_early_data(ring, f->early_data, t->replay);
     if (rc != 0) {
         log_line("cannot turn early data on: %s", tr_strerror(rc));
         return -1;
@@ -99,11 +144,17 @@ static int early_init(tr_ring *ring, void *arg)
     st.size = sizeof st;
     if (tr_replay_get_stats(t->replay, &st) != 0)
         st.bytes = 0;
-    log_line("early data on: up to %" PRIu32 " bytes per connection; replay cache of %" PRIu32
-             " ClientHellos (%" PRIu64 " bytes), window %" PRIu32
-             " ms; 0-RTT refused for the first %" PRIu32 " ms",
-             f->early_data, f->replay_capacity, st.bytes, f->replay_window_ms,
-             f->replay_window_ms);
+    if (f->replay_store != NULL)
+        log_line("early data on: up to %" PRIu32 " bytes per connection; replay cache of %"
+                 PRIu32 " ClientHellos (%" PRIu64 " bytes), window %" PRIu32
+                 " ms, in front of the replay store",
+                 f->early_data, f->replay_capacity, st.bytes, f->replay_window_ms);
+    else
+        log_line("early data on: up to %" PRIu32 " bytes per connection; replay cache of %"
+                 PRIu32 " ClientHellos (%" PRIu64 " bytes), window %" PRIu32
+                 " ms; 0-RTT refused for the first %" PRIu32 " ms",
+                 f->early_data, f->replay_capacity, st.bytes, f->replay_window_ms,
+                 f->replay_window_ms);
     return 0;
 }
 
@@ -112,6 +163,9 @@ static int ring_init(struct server *srv)
     const struct flags *f = &srv->flags;
     if (ring_open(&srv->ring, tr_crypto_openssl(), f, f->early_data != 0 ? early_init : NULL,
                   srv, &srv->keys_loaded) != 0)
+        return -1;
+    /* The store before the cache is shared (tr_replay_set_store). */
+    if (f->replay_store != NULL && store_init(srv->tls, srv->ring, f) != 0)
         return -1;
     int rc = tr_openssl_attach(srv->tls->ctx, srv->ring, f->node_id);
     if (rc != 0) {
@@ -162,7 +216,7 @@ int tls_init(struct server *srv)
                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, t);
-    if (f->keys != NULL) {
+    if (f->keys != NULL || f->keys_source != NULL) {
         if (ring_init(srv) != 0)
             goto fail;
     } else if (f->lifetime != 0) {
@@ -182,9 +236,24 @@ void tls_free(struct server *srv)
         SSL_CTX_free(t->ctx);
     tr_ring_free(srv->ring);
     srv->ring = NULL;
-    /* Last: the ring's handshakes checked their early data against it. */
-    if (t != NULL)
+    /* Last: the ring's handshakes checked their early data against it,
+     * and it against the store. */
+    if (t != NULL) {
         tr_replay_free(t->replay);
+#ifdef SERVER_HAVE_REDIS
+        tr_redis_free(t->store);
+#endif
+    }
     free(t);
     srv->tls = NULL;
+}
+
+int tls_metrics(struct server *srv, char *buf, size_t cap, size_t *len)
+{
+#ifdef SERVER_HAVE_REDIS
+    if (srv->tls != NULL && srv->tls->store != NULL)
+        return tr_redis_metrics(srv->tls->store, buf, cap, len);
+#endif
+    (void)srv;
+    return metrics_none(buf, cap, len);
 }

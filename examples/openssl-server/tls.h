@@ -20,6 +20,7 @@
 struct tls {
     SSL_CTX *ctx;
     tr_replay *replay;             /* with --early-data: the ring's replay cache */
+    struct tr_redis *store;        /* with --replay-store: behind the replay cache */
     uint8_t alpn[ALPN_WIRE_MAX];   /* protocols to select, wire format, preferred first */
     size_t alpn_len;
 };

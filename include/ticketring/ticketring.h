@@ -32,9 +32,9 @@ extern "C" {
 /* ---- Version ---------------------------------------------------------- */
 
 #define TR_VERSION_MAJOR 0
-#define TR_VERSION_MINOR 3
+#define TR_VERSION_MINOR 4
 #define TR_VERSION_PATCH 0
-#define TR_VERSION_STRING "0.3.0"
+#define TR_VERSION_STRING "0.4.0"
 /* 0xMMmmpp: compare with tr_version() to detect a header/library mismatch. */
 #define TR_VERSION_NUMBER \
     ((TR_VERSION_MAJOR << 16) | (TR_VERSION_MINOR << 8) | TR_VERSION_PATCH)
@@ -84,6 +84,11 @@ TR_EXPORT const char *tr_version_string(void);
 #define TR_E_EARLY_SNI (-35)        /* SNI differs from the ticket's */
 #define TR_E_EARLY_ALPN (-36)       /* ALPN differs from the ticket's */
 #define TR_E_EARLY_TLS (-37)        /* the TLS library refused it before the policy ran */
+#define TR_E_REPLAY_STORE (-38)     /* the cluster replay store could not answer in time: refused, fail closed */
+#define TR_E_STORE (-39)            /* the key store could not be reached or refused the request */
+#define TR_E_CONFLICT (-40)         /* compare-and-swap lost: the stored document changed; re-read */
+#define TR_E_SEALED (-41)           /* a sealed key-set document did not open: tampered, other KEK or cluster */
+#define TR_E_TICKET_OTHER_FORMAT (-42) /* this cluster's ticket in the other TLS backend's format */
 
 /* A constant English name for any code, "unknown error" for others. Thread-safe. */
 TR_EXPORT const char *tr_strerror(int code);
@@ -238,6 +243,18 @@ TR_EXPORT int tr_ring_save(tr_ring *ring, const char *path);
  * override a cluster mismatch, and tr_ring_reload() never forces. Thread-safe. */
 TR_EXPORT int tr_ring_load_ex(tr_ring *ring, const char *path, uint32_t flags,
                               uint32_t *err_line);
+
+/* tr_ring_load_ex() from memory: `text` (len bytes, a whole key file,
+ * not NUL-terminated) is parsed and applied under the same rules (cluster,
+ * rollback, integrity, activation horizon; no file mode check), counted and
+ * logged like a file load (named "key set from memory"). The ring keeps the
+ * path it remembers, so tr_ring_reload() and the watcher still concern that
+ * file. For key sources that are not files (a sealed document from a key
+ * store). TR_E_INVAL for a NULL ring, NULL text with len > 0 or unknown
+ * flags; more than 65536 bytes is TR_E_KEYFILE_SYNTAX. The caller wipes
+ * `text`. Thread-safe. */
+TR_EXPORT int tr_ring_load_buffer(tr_ring *ring, const char *text, size_t len, uint32_t flags,
+                                  uint32_t *err_line);
 
 /* Pin the ring to a cluster id (1..64 characters of A-Z a-z 0-9 . _ -):
  * key files of another cluster, or naming none, are then refused
@@ -434,7 +451,9 @@ typedef int (*tr_tls_key_fn)(void *key_state, const uint8_t name[TR_KEY_NAME_BYT
  * prepared for it. TR_E_BACKEND when the ring was not made with `crypto` or
  * that backend prepares no TLS state; TR_E_NO_ENCRYPT_KEY or
  * TR_E_TICKET_UNKNOWN_KEY (counted by the caller, see tr_ring_record) when
- * there is no such key. Never allocates; no lock. Thread-safe. */
+ * there is no such key, TR_E_TICKET_OTHER_FORMAT when `name` is the start of a
+ * generic-format ticket of this cluster (from an mbedTLS node). Never
+ * allocates; no lock. Thread-safe. */
 TR_EXPORT int tr_ring_tls_key(tr_ring *ring, const tr_crypto *crypto,
                               const uint8_t *name, tr_tls_key_fn fn, void *arg);
 
@@ -488,8 +507,10 @@ TR_EXPORT int tr_replay_set_clock(tr_replay *replay, tr_clock_fn fn, void *arg);
 /* Check `value` (1..1024 bytes) and record it: 0 when first seen within
  * the window (recorded now), TR_E_REPLAY when seen before, TR_E_REPLAY_FULL
  * when there is no room (nothing recorded), TR_E_REPLAY_STARTUP in the
- * start-up window (recorded all the same). Allocates nothing; takes one of
- * many short locks. Thread-safe. */
+ * start-up window (recorded all the same). With a store (tr_replay_set_store)
+ * a value not found here is then the store's to answer: 0, TR_E_REPLAY, or
+ * TR_E_REPLAY_STORE. Allocates nothing; takes one of many short locks (and
+ * no lock while the store answers). Thread-safe. */
 TR_EXPORT int tr_replay_check(tr_replay *replay, const uint8_t *value, size_t len);
 
 /* Counters and sizes of a cache. Set `size` to sizeof(tr_replay_stats)
@@ -503,13 +524,50 @@ typedef struct tr_replay_stats {
     uint64_t entries;  /* values held now (expired ones not yet reclaimed included) */
     uint64_t fresh;    /* checks that found the value new */
     uint64_t replays;  /* checks that found it seen before */
-    uint64_t full;     /* checks refused for want of room */
-    uint64_t startup;  /* checks in the start-up window */
+    uint64_t full;     /* checks that found no room (refused; deferred to a store if set) */
+    uint64_t startup;  /* checks refused in the start-up window (none with a store) */
+    /* since 0.4.0: the cluster-wide store behind the cache (tr_replay_set_store) */
+    uint64_t store_fresh;   /* values the store had not seen */
+    uint64_t store_replays; /* values the store had seen (another node, or this one before a restart) */
+    uint64_t store_errors;  /* checks the store could not answer in time */
 } tr_replay_stats;
 
 /* Copy the cache's counters into *out (out->size set by the caller).
  * Thread-safe; counters are read one by one. */
 TR_EXPORT int tr_replay_get_stats(tr_replay *replay, tr_replay_stats *out);
+
+/* ---- 0-RTT on every node: a cluster-wide replay store ----------------------
+ * A node-local cache only protects tickets this process issued. A store that
+ * every node asks (libticketring-redis provides one, <ticketring/redis.h>)
+ * lets any node accept early data. The local cache still answers first, so a
+ * replay to the same node costs no round trip. */
+
+/* A store's check: record `value` (a ClientHello's value, 1..1024 bytes;
+ * the store must keep it only as a keyed hash) if the fleet has not seen it,
+ * for ttl_ms. Returns 0 when it had not (now recorded), TR_E_REPLAY when it
+ * had, any other negative code when it cannot tell within its own time
+ * budget (early data is then refused: TR_E_REPLAY_STORE). Called from
+ * handshake threads concurrently. */
+typedef int (*tr_replay_store_fn)(void *arg, const uint8_t *value, size_t len, uint32_t ttl_ms);
+
+#define TR_REPLAY_ANY_NODE 1u /* accept early data of tickets issued by any node */
+
+/* Put a store behind the cache (fn NULL removes it; skew_ms and flags must
+ * then be 0). A value the cache finds new is then checked by fn with
+ * ttl_ms = window + 3 * skew_ms: two nodes whose clocks differ by skew_ms
+ * may each accept a ClientHello within an interval of window + 2 * skew_ms
+ * on their own clock, so the store must remember it that long plus the
+ * difference (docs/early-data.md). With a store the cache no longer
+ * refuses in its start-up window (the store remembers across restarts)
+ * and, when full, defers to the store. skew_ms (0..60000): the most two
+ * nodes' clocks differ; with TR_REPLAY_ANY_NODE rings using this cache
+ * widen the freshness interval by it on both sides. flags:
+ * TR_REPLAY_ANY_NODE turns node binding off for rings using this cache
+ * (tickets sealed with any non-zero early-data tag are accepted). fn and
+ * arg must outlive the cache's use. Not thread-safe: set it before the
+ * cache is shared, like the clock. TR_E_INVAL on a bad skew or flag. */
+TR_EXPORT int tr_replay_set_store(tr_replay *replay, tr_replay_store_fn fn, void *arg,
+                                  uint32_t skew_ms, uint32_t flags);
 
 /* ---- 0-RTT: early-data policy on the ring ---------------------------------
  * Early data is accepted only when the ticket was issued by this process
@@ -541,9 +599,13 @@ TR_EXPORT int tr_ring_early_data_tag(tr_ring *ring, uint64_t *tag);
  * and the value the replay cache records for this ClientHello (its random).
  * Checks in this order and returns the first refusal: TR_E_EARLY_OFF,
  * TR_E_EARLY_NODE, TR_E_EARLY_STALE, then the replay cache's answer (0
- * means accept: the value is recorded). The SNI and ALPN comparison is the
- * integration's (TR_E_EARLY_SNI, TR_E_EARLY_ALPN). Counts nothing: record
- * the outcome with tr_ring_record(). Thread-safe. */
+ * means accept: the value is recorded; with a store behind the cache also
+ * TR_E_REPLAY_STORE). When the cache's store was set with
+ * TR_REPLAY_ANY_NODE, any non-zero tag passes the node check and the
+ * freshness interval widens by the store's skew on both sides. The SNI
+ * and ALPN comparison is the integration's (TR_E_EARLY_SNI,
+ * TR_E_EARLY_ALPN). Counts nothing: record the outcome with
+ * tr_ring_record(). Thread-safe. */
 TR_EXPORT int tr_ring_check_early_data(tr_ring *ring, uint64_t ticket_tag, int64_t issue_ms,
                                        uint32_t client_age_ms, const uint8_t *value,
                                        size_t value_len);
@@ -590,6 +652,10 @@ typedef struct tr_stats {
     uint64_t early_refused_full;
     uint64_t early_refused_startup;
     uint64_t early_refused_tls;
+    /* since 0.4.0 */
+    uint64_t early_refused_store; /* the cluster replay store could not answer */
+    /* a ticket of this cluster in the other TLS backend's format (mixed fleet) */
+    uint64_t refused_other_format;
 } tr_stats;
 
 /* Copy the counters into *out (out->size set by the caller; fields beyond it

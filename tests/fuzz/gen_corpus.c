@@ -6,9 +6,11 @@
  * Valid inputs come from the library itself: tickets tr_ticket_seal()
  * seals on the fixed ring (fuzz.h), key files tri_keyfile_format() writes,
  * OpenSSL tickets, sessions and ClientHellos from real in-process
- * handshakes. Edge cases are built next to them, each named for what it
- * exercises. Everything but what OpenSSL randomises (handshake secrets,
- * the identity) comes out the same on every run.
+ * handshakes, and (with the mbedTLS glue) ClientHellos of mbedTLS clients
+ * offering tickets the glue issued. Edge cases are built next to them, each
+ * named for what it exercises. Everything but what OpenSSL randomises
+ * (handshake secrets, the identity) and the time mbedTLS writes (into a
+ * ClientHello's random and a session) comes out the same on every run.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +25,9 @@
 #include "foreign.h"
 #include "fuzz_ossl.h"
 #include "keyfile.h"
+#ifdef FZ_HAVE_MBED
+#include "fuzz_mbed.h"
+#endif
 
 static const char *outdir;
 
@@ -894,6 +899,48 @@ static size_t first_flight(SSL_SESSION *session, int version, uint8_t *out, size
     return (size_t)n;
 }
 
+/* A ClientHello record split into two records at the middle of its
+ * message (RFC 5246 6.2.1 allows it; mbedTLS 2.28 refuses it): the pair,
+ * and the first fragment alone. */
+static void fragments(const uint8_t *rec, size_t n)
+{
+    size_t msg = n - TRI_CH_RECORD_HEADER, first = msg / 2;
+
+    reset();
+    put(rec, 3);
+    put_u16((unsigned)first);
+    put(rec + TRI_CH_RECORD_HEADER, first);
+    save("clienthello", "record-fragment-first");
+    put(rec, 3);
+    put_u16((unsigned)(msg - first));
+    put(rec + TRI_CH_RECORD_HEADER + first, msg - first);
+    save("clienthello", "records-fragmented");
+#ifdef FZ_HAVE_MBED
+    /* What the mbedTLS glue reads: byte 0 the read size. */
+    memmove(b.p + 1, b.p, b.len);
+    b.p[0] = 0;
+    b.len++;
+    save("mbedtls_hello", "ossl-tls12-fragmented");
+#endif
+}
+
+/* A first flight for the mbedTLS glue's target (built with the mbedTLS
+ * glue only): read `chunk` bytes at a time. */
+static void mbed_input(const char *name, unsigned chunk, const uint8_t *rec, size_t n)
+{
+#ifdef FZ_HAVE_MBED
+    reset();
+    put_u8(chunk);
+    put(rec, n);
+    save("mbedtls_hello", name);
+#else
+    (void)name;
+    (void)chunk;
+    (void)rec;
+    (void)n;
+#endif
+}
+
 static void gen_clienthello(void)
 {
     static uint8_t rec[16384];
@@ -908,9 +955,13 @@ static void gen_clienthello(void)
     save_bytes("clienthello", "ext-psk", c.psk, c.psk_len);
     save_bytes("clienthello", "record-tls13-psk", rec, n);
     save_bytes("clienthello", "hello-tls13-psk", rec + 9, n - 9);
+    mbed_input("ossl-tls13-psk", 0, rec, n);
     memset(&c, 0, sizeof(c));
     n = first_flight(world.client_session[FZ_OSSL_TLS12], TLS1_2_VERSION, rec, sizeof(rec), &c);
     save_bytes("clienthello", "record-tls12-ticket", rec, n);
+    mbed_input("ossl-tls12-ticket", 0, rec, n);
+    mbed_input("ossl-tls12-ticket-read-2", 2, rec, n);
+    fragments(rec, n);
 
     reset(); /* an unknown name type before the host name */
     put_u16(2 * 3 + 3 + 9);
@@ -961,6 +1012,59 @@ static void gen_clienthello(void)
         put_u8(0);
     save("clienthello", "psk-binder-31");
 }
+
+/* ---- ClientHellos of mbedTLS clients, and the mbedTLS glue's first reads ----------- */
+
+#ifdef FZ_HAVE_MBED
+static void gen_mbedtls_hello(void)
+{
+    static uint8_t rec[16384];
+    static const struct {
+        const char *name, *sni, *alpn;
+        int resume;
+    } kinds[] = {
+        {"mbed-ticket", FZ_SNI, "h2,http/1.1", 1},
+        {"mbed-ticket-no-alpn", FZ_SNI, NULL, 1},
+        {"mbed-ticket-no-sni", NULL, "h2", 1},
+        {"mbed-ticket-sni-b", "b.example", "http/1.1", 1},
+        {"mbed-empty-ticket", FZ_SNI, "h2", 0},
+        {"mbed-no-sni-no-alpn", NULL, NULL, 0},
+        {"mbed-alpn-unknown", FZ_SNI, "spdy/3,h2c", 0},
+    };
+    size_t n;
+
+    fz_mbed_random_reset();
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char name[64];
+        n = fz_mbed_client_hello(kinds[i].sni, kinds[i].alpn, kinds[i].resume, rec, sizeof(rec));
+        snprintf(name, sizeof(name), "record-%s", kinds[i].name);
+        save_bytes("clienthello", name, rec, n);
+        mbed_input(kinds[i].name, 0, rec, n);
+        if (i == 0) {
+            /* The record header and body split across reads. */
+            mbed_input("mbed-ticket-read-1", 1, rec, n);
+            mbed_input("mbed-ticket-read-7", 7, rec, n);
+            mbed_input("mbed-ticket-truncated", 0, rec, n - 1);
+            mbed_input("mbed-ticket-header-only", 0, rec, TRI_CH_RECORD_HEADER);
+            /* Something after the record (mbedTLS reads no further). */
+            reset();
+            put_u8(0);
+            put(rec, n);
+            put(rec, TRI_CH_RECORD_HEADER);
+            save("mbedtls_hello", "mbed-ticket-then-more");
+        }
+    }
+    reset(); /* not a handshake record */
+    put_u8(0);
+    put_u8(23);
+    put_u16(0x0303);
+    put_u16(64);
+    for (int i = 0; i < 64; i++)
+        put_u8(0);
+    save("mbedtls_hello", "edge-application-data");
+    fz_mbed_world_free();
+}
+#endif
 
 /* ---- session DER -------------------------------------------------------------- */
 
@@ -1022,6 +1126,9 @@ int main(int argc, char **argv)
     gen_openssl_ticket();
     gen_appdata();
     gen_clienthello();
+#ifdef FZ_HAVE_MBED
+    gen_mbedtls_hello();
+#endif
     gen_session_der();
     fz_ossl_world_free(&world);
     printf("seed corpus written to %s\n", outdir);

@@ -225,6 +225,31 @@ now_ms() {
     echo $((10#$t / 1000))
 }
 
+# usage_error WHAT ARGS...: the server must refuse ARGS with exit status 2
+# and a message on stderr naming WHAT.
+usage_error() {
+    local what=$1 rc
+    shift
+    "$SERVER" --cert "$T/cert.pem" --key "$T/key.pem" "$@" >"$T/usage.out" 2>"$T/usage.txt"
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "'$*' exited with $rc, not 2 (a usage error)"
+    grep -qF -- "$what" "$T/usage.txt" || fail "'$*': stderr does not mention '$what'"
+}
+
+# stop_pid PID: stop a helper server of the test (redis-server, etcd), even
+# a frozen one: SIGCONT, SIGTERM, up to 10 s, then SIGKILL.
+stop_pid() {
+    local pid=$1 i
+    kill -CONT "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
 # This waits for another process (a node noticing a file), it times nothing.
 wait_for() {

@@ -30,17 +30,6 @@ need openssl
 WINDOW_MS=5000
 RETRY_MS=10000 # for how long an attempt is retried, every 200 ms
 
-# usage_error WHAT ARGS...: the server must refuse ARGS with exit status 2
-# and a message on stderr naming WHAT.
-usage_error() {
-    local what=$1 rc
-    shift
-    "$SERVER" --cert "$T/cert.pem" --key "$T/key.pem" "$@" >"$T/usage.out" 2>"$T/usage.txt"
-    rc=$?
-    [ "$rc" -eq 2 ] || fail "'$*' exited with $rc, not 2 (a usage error)"
-    grep -qF -- "$what" "$T/usage.txt" || fail "'$*': stderr does not mention '$what'"
-}
-
 # early_try NAME SESSION EARLY LATER: resume SESSION on node NAME over TLS 1.3
 # with the request EARLY as early data and LATER sent once the
 # handshake is done; the output goes to $T/last. Succeeds when s_client

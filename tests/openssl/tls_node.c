@@ -152,6 +152,8 @@ static const struct {
     C(opened_renew),    C(refused_malformed),   C(refused_unknown_key), C(refused_auth),
     C(refused_expired), C(refused_future),      C(refused_sni),        C(refused_alpn),
     C(refused_context), C(reloads),             C(reload_failures),    C(refused_unbound),
+    /* listed with the refusals (0.4.0), before the handshake counts */
+    C(refused_other_format),
     C(opened_unbound),  C(handshakes_full),     C(handshakes_resumed), C(resumed_cross_node),
     C(tickets_renewed),
     /* since 0.3.0 */
@@ -159,6 +161,8 @@ static const struct {
     C(early_refused_node),   C(early_refused_sni),  C(early_refused_alpn),
     C(early_refused_replay), C(early_refused_full), C(early_refused_startup),
     C(early_refused_tls),
+    /* since 0.4.0 */
+    C(early_refused_store),
 #undef C
 };
 

@@ -30,7 +30,7 @@ static void test_stats_names(void **st)
     (void)st;
     assert_int_equal(n, (sizeof(tr_stats) - offsetof(tr_stats, sealed)) / sizeof(uint64_t));
     assert_string_equal(tr_stats_name(0), "sealed");
-    assert_string_equal(tr_stats_name(n - 1), "early_refused_tls");
+    assert_string_equal(tr_stats_name(n - 1), "refused_other_format");
     assert_null(tr_stats_name(n));
     assert_null(tr_stats_name((size_t)-1));
     for (size_t i = 0; i < n; i++) {
@@ -104,7 +104,8 @@ static void test_ring_stat_values(void **st)
 static void test_replay_stats(void **st)
 {
     static const char *const names[] = {"window_ms", "capacity", "slots", "bytes",
-                                        "entries", "fresh", "replays", "full", "startup"};
+                                        "entries", "fresh", "replays", "full", "startup",
+                                        "store_fresh", "store_replays", "store_errors"};
     int64_t c = (int64_t)T0 * 1000;
     tr_replay *rp = NULL;
     tr_replay_stats s;
@@ -119,7 +120,7 @@ static void test_replay_stats(void **st)
     for (size_t i = 0; i < n; i++)
         assert_string_equal(tr_replay_stats_name(i), names[i]);
     assert_null(tr_replay_stats_name(n));
-    assert_int_equal(offsetof(tr_replay_stats, startup) + sizeof(uint64_t),
+    assert_int_equal(offsetof(tr_replay_stats, store_errors) + sizeof(uint64_t),
                      sizeof(tr_replay_stats));
 
     assert_int_equal(tr_replay_new(&rp, 100, 2000), 0);

@@ -220,12 +220,94 @@ static void test_disjoint_values(void **st)
     run_case(8, 0, 4096, 0, 12, 256, WIN / 2, 2);
 }
 
+/* Two nodes' caches in front of one store, eight threads checking the same
+ * values in different orders through either cache: exactly one 0 per value
+ * fleet-wide. The fake store is an atomic flag per value (the value's
+ * first four bytes name it), so any double "first" is the caches'. The
+ * caches are in their start-up window, which a store lifts. */
+#define STORE_VALUES 2000u
+#define STORE_THREADS 8
+
+static atomic_uint store_flag[STORE_VALUES];
+static atomic_uint store_zero[STORE_VALUES];
+static atomic_uint store_other;
+static tr_replay *store_caches[2];
+
+static int flag_store(void *arg, const uint8_t *value, size_t len, uint32_t ttl_ms)
+{
+    uint32_t id;
+
+    (void)arg;
+    if (len != 32 || ttl_ms != WIN + 3 * 100)
+        return TR_E_INVAL;
+    memcpy(&id, value, 4);
+    return atomic_exchange(&store_flag[id % STORE_VALUES], 1) == 0 ? 0 : TR_E_REPLAY;
+}
+
+static void *store_work(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    uint8_t v[32];
+
+    memset(v, 0xab, sizeof(v));
+    for (uint32_t k = 0; k < STORE_VALUES; k++) {
+        uint32_t i = (uint32_t)((k * 7919u + (uint32_t)id * 251u) % STORE_VALUES);
+        int rc;
+
+        memcpy(v, &i, 4);
+        rc = tr_replay_check(store_caches[id % 2], v, 32);
+        if (rc == 0)
+            atomic_fetch_add(&store_zero[i], 1);
+        else if (rc != TR_E_REPLAY)
+            atomic_fetch_add(&store_other, 1);
+    }
+    return NULL;
+}
+
+static void test_two_caches_one_store(void **st)
+{
+    pthread_t t[STORE_THREADS];
+    int64_t clock = T0;
+    tr_replay_stats s;
+    uint64_t asked = 0;
+
+    (void)st;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tr_replay_new(&store_caches[i], STORE_VALUES * 2, WIN), 0);
+        assert_int_equal(tr_replay_set_clock(store_caches[i], tu_clock, &clock), 0);
+        assert_int_equal(
+            tr_replay_set_store(store_caches[i], flag_store, NULL, 100, TR_REPLAY_ANY_NODE), 0);
+    }
+    for (intptr_t i = 0; i < STORE_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, store_work, (void *)i), 0);
+    for (int i = 0; i < STORE_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(atomic_load(&store_other), 0);
+    for (uint32_t i = 0; i < STORE_VALUES; i++)
+        if (atomic_load(&store_zero[i]) != 1)
+            fail_msg("value %u: %u firsts", i, atomic_load(&store_zero[i]));
+    for (int i = 0; i < 2; i++) {
+        memset(&s, 0, sizeof(s));
+        s.size = sizeof(s);
+        assert_int_equal(tr_replay_get_stats(store_caches[i], &s), 0);
+        assert_int_equal(s.startup, 0);
+        assert_int_equal(s.store_errors, 0);
+        /* Each cache asked the store once per value: its own cache
+         * answered every later check. */
+        assert_int_equal(s.fresh, STORE_VALUES);
+        asked += s.store_fresh + s.store_replays;
+        tr_replay_free(store_caches[i]);
+    }
+    assert_int_equal(asked, 2 * STORE_VALUES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_values_small_table),
         cmocka_unit_test(test_same_values_default_table),
         cmocka_unit_test(test_disjoint_values),
+        cmocka_unit_test(test_two_caches_one_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

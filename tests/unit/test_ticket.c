@@ -193,6 +193,45 @@ static void test_unknown_key(void **st)
     tr_ring_free(other);
 }
 
+/* OpenSSL-format tickets of this cluster (an OpenSSL node's, in a mixed
+ * fleet) start with the name of a key the ring holds: they are refused
+ * under their own reason, whether their first byte is the v1 version or
+ * not, while bytes that only look like them stay malformed. */
+static void test_other_backend_format(void **st)
+{
+    struct fx *f = *st;
+    uint8_t key[TR_KEY_BYTES], t[16 + 16 + 48 + 32];
+    tr_stats s;
+    tu_key(key, 1);
+    memset(t, 0xa5, sizeof(t));
+    memcpy(t, key, TR_KEY_NAME_BYTES); /* name | IV | AES-CBC | HMAC */
+    assert_int_equal(open_t(f, t, sizeof(t)), TR_E_TICKET_OTHER_FORMAT);
+    /* One byte short of name, IV, one block and the HMAC: malformed. */
+    assert_int_equal(open_t(f, t, 16 + 16 + 16 + 31), TR_E_TICKET_MALFORMED);
+    t[3] ^= 1; /* no longer a name the ring holds */
+    assert_int_equal(open_t(f, t, sizeof(t)), TR_E_TICKET_MALFORMED);
+
+    /* A name starting with the version byte reads as a v1 ticket under an
+     * unknown key; long enough to get that far. */
+    {
+        uint8_t k2[TR_KEY_BYTES], big[TR_TICKET_OVERHEAD + 64];
+        tu_key(k2, 2);
+        k2[0] = 1;
+        assert_int_equal(tr_ring_add_key(f->ring, k2, T0 - 5), 0);
+        memset(big, 0x3c, sizeof(big));
+        memcpy(big, k2, TR_KEY_NAME_BYTES);
+        assert_int_equal(open_t(f, big, sizeof(big)), TR_E_TICKET_OTHER_FORMAT);
+        big[5] ^= 1;
+        assert_int_equal(open_t(f, big, sizeof(big)), TR_E_TICKET_UNKNOWN_KEY);
+    }
+    memset(&s, 0, sizeof(s));
+    s.size = sizeof(s);
+    assert_int_equal(tr_ring_stats(f->ring, &s), 0);
+    assert_int_equal(s.refused_other_format, 2);
+    assert_int_equal(s.refused_malformed, 2);
+    assert_int_equal(s.refused_unknown_key, 1);
+}
+
 /* Another node with the same key (its own salts) opens our tickets. */
 static void test_cross_node(void **st)
 {
@@ -278,6 +317,17 @@ static void test_binding(void **st)
                               "tenant-a", NULL, NULL), 0);
     assert_int_equal(open_ctx(f, f->ticket, f->ticket_len, "evil.example.com", ALPN,
                               "tenant-a", NULL, NULL), TR_E_TICKET_SNI);
+    /* Digests are remembered per thread: inputs of the same length that
+     * differ in one byte, alternating, must each get their own. */
+    assert_int_equal(strlen(SNI), strlen("www.exbmple.com"));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(open_ctx(f, f->ticket, f->ticket_len, "www.exbmple.com", ALPN,
+                                  "tenant-a", NULL, NULL), TR_E_TICKET_SNI);
+        assert_int_equal(open_ctx(f, f->ticket, f->ticket_len, SNI, ALPN, "tenant-a", NULL,
+                                  NULL), 0);
+        assert_int_equal(open_ctx(f, f->ticket, f->ticket_len, SNI, ALPN, "tenant-b", NULL,
+                                  NULL), TR_E_TICKET_CONTEXT);
+    }
     assert_int_equal(open_ctx(f, f->ticket, f->ticket_len, NULL, ALPN, "tenant-a", NULL, NULL),
                      TR_E_TICKET_SNI);
     assert_int_equal(open_ctx(f, f->ticket, f->ticket_len, SNI, "http/1.1", "tenant-a", NULL,
@@ -505,6 +555,7 @@ int main(void)
         T(test_oversized_refused_before_crypto),
         T(test_state_limits),
         T(test_unknown_key),
+        T(test_other_backend_format),
         T(test_cross_node),
         T(test_expiry_and_future),
         T(test_max_age_across_renewals),

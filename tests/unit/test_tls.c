@@ -123,6 +123,39 @@ static void test_keys_refused(void **st)
     tr_ring_free(r);
 }
 
+/* The first 16 bytes of a generic-format (v1) ticket, from an mbedTLS node
+ * of the same cluster, as OpenSSL's key callback sees them: the version
+ * byte and 15 bytes of a held key's name. Not key drift: its own reason. */
+static void test_other_format_name(void **st)
+{
+    int64_t c = T0 * 1000;
+    tr_ring *r = tu_ring(&c);
+    uint8_t k1[TR_KEY_BYTES], name[TR_KEY_NAME_BYTES];
+    struct seen s = {0};
+    (void)st;
+    if (!has_tls_state()) {
+        tr_ring_free(r);
+        return;
+    }
+    tu_key(k1, 1);
+    assert_int_equal(tr_ring_add_key(r, k1, T0), 0);
+    name[0] = 1;
+    memcpy(name + 1, k1, TR_KEY_NAME_BYTES - 1);
+    assert_int_equal(tr_ring_tls_key(r, tu_backend(), name, remember, &s),
+                     TR_E_TICKET_OTHER_FORMAT);
+    name[0] = 2; /* not the v1 version byte */
+    assert_int_equal(tr_ring_tls_key(r, tu_backend(), name, remember, &s),
+                     TR_E_TICKET_UNKNOWN_KEY);
+    name[0] = 1;
+    name[9] ^= 1;
+    assert_int_equal(tr_ring_tls_key(r, tu_backend(), name, remember, &s),
+                     TR_E_TICKET_UNKNOWN_KEY);
+    assert_int_equal(s.calls, 0);
+    assert_int_equal(tr_ring_record(r, TR_E_TICKET_OTHER_FORMAT), 0);
+    assert_int_equal(stats(r).refused_other_format, 1);
+    tr_ring_free(r);
+}
+
 static void test_record(void **st)
 {
     int64_t c = T0 * 1000;
@@ -181,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys_by_schedule),
         cmocka_unit_test(test_keys_refused),
+        cmocka_unit_test(test_other_format_name),
         cmocka_unit_test(test_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,8 +12,9 @@
 
 #include "client.h"
 
-static const char *const reasons[] = {"malformed", "unknown_key", "auth",    "expired", "future",
-                                      "sni",       "alpn",        "context", "unbound"};
+static const char *const reasons[] = {"malformed", "unknown_key", "auth",    "expired",
+                                      "future",    "sni",         "alpn",    "context",
+                                      "unbound",   "other_format"};
 #define N_REASONS (sizeof(reasons) / sizeof(reasons[0]))
 
 /* Which connections a figure is taken over. */

@@ -12,5 +12,10 @@ int trk_cmd_check(int argc, char **argv);
 int trk_cmd_import(int argc, char **argv);
 int trk_cmd_export(int argc, char **argv);
 int trk_cmd_revoke(int argc, char **argv);
+#ifdef TRK_HAVE_ETCD
+int trk_cmd_kek(int argc, char **argv);
+int trk_cmd_publish(int argc, char **argv);
+int trk_cmd_status(int argc, char **argv);
+#endif
 
 #endif

@@ -39,6 +39,14 @@ static const char usage_main[] =
     "                 write FILE's usable keys for nginx or HAProxy\n"
     "  revoke FILE NAME\n"
     "                 mark a leaked key revoked: no node encrypts or decrypts with it\n"
+#ifdef TRK_HAVE_ETCD
+    "  kek --out FILE --id ID\n"
+    "                 write a new key-encryption key for sealed key-set documents\n"
+    "  publish FILE --store URL --kek KEKFILE\n"
+    "                 seal FILE into the key store (etcd://host:port/prefix)\n"
+    "  status --store URL --cluster ID\n"
+    "                 each node's fingerprint, serial and sync age, from its heartbeat\n"
+#endif
     "\n"
     "Run '" PROG " COMMAND --help' for a command's options.\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
@@ -52,6 +60,10 @@ static const struct {
     {"rotate", trk_cmd_rotate},           {"check", trk_cmd_check},
     {"import", trk_cmd_import},           {"export", trk_cmd_export},
     {"revoke", trk_cmd_revoke},
+#ifdef TRK_HAVE_ETCD
+    {"kek", trk_cmd_kek},                 {"publish", trk_cmd_publish},
+    {"status", trk_cmd_status},
+#endif
 };
 
 static int run(int argc, char **argv)

@@ -203,6 +203,28 @@ class EarlyDataTLS(EarlyDataRefused):
     """TR_E_EARLY_TLS: the TLS library refused it before the policy ran."""
 
 
+class ReplayStoreUnavailable(EarlyDataRefused):
+    """TR_E_REPLAY_STORE: the cluster replay store could not answer in time."""
+
+
+class TicketOtherFormat(TicketRefused):
+    """TR_E_TICKET_OTHER_FORMAT: a ticket of this cluster in the other TLS
+    backend's format (a mixed OpenSSL and mbedTLS fleet)."""
+
+
+class KeyStoreError(TicketringError):
+    """TR_E_STORE: the key store could not be reached or refused the request."""
+
+
+class KeyStoreConflict(KeyStoreError):
+    """TR_E_CONFLICT: a compare-and-swap lost; re-read and try again."""
+
+
+class SealedDocumentRefused(TicketringError):
+    """TR_E_SEALED: a sealed key-set document did not open (tampered, or
+    sealed under another key-encryption key or for another cluster)."""
+
+
 #: TR_E_* number -> (macro name, class).
 CODES = {
     -1: ("TR_E_INVAL", InvalidArgument),
@@ -241,6 +263,11 @@ CODES = {
     -35: ("TR_E_EARLY_SNI", EarlyDataSNI),
     -36: ("TR_E_EARLY_ALPN", EarlyDataALPN),
     -37: ("TR_E_EARLY_TLS", EarlyDataTLS),
+    -38: ("TR_E_REPLAY_STORE", ReplayStoreUnavailable),
+    -39: ("TR_E_STORE", KeyStoreError),
+    -40: ("TR_E_CONFLICT", KeyStoreConflict),
+    -41: ("TR_E_SEALED", SealedDocumentRefused),
+    -42: ("TR_E_TICKET_OTHER_FORMAT", TicketOtherFormat),
 }
 
 for _code, (_name, _cls) in CODES.items():
