@@ -228,6 +228,7 @@ int fz_is_ticket_refusal(int rc)
     case TR_E_TICKET_SNI:
     case TR_E_TICKET_ALPN:
     case TR_E_TICKET_CONTEXT:
+    case TR_E_TICKET_OTHER_FORMAT:
         return 1;
     default:
         return 0;
@@ -253,6 +254,8 @@ uint64_t *fz_refusal_counter(tr_stats *st, int rc)
         return &st->refused_alpn;
     case TR_E_TICKET_CONTEXT:
         return &st->refused_context;
+    case TR_E_TICKET_OTHER_FORMAT:
+        return &st->refused_other_format;
     default:
         return NULL;
     }
@@ -288,7 +291,7 @@ static uint64_t open_counters(const tr_stats *st)
 {
     return st->opened + st->refused_malformed + st->refused_unknown_key + st->refused_auth +
            st->refused_expired + st->refused_future + st->refused_sni + st->refused_alpn +
-           st->refused_context;
+           st->refused_context + st->refused_other_format;
 }
 
 static int all_bytes(const uint8_t *p, size_t n, uint8_t v)
@@ -313,7 +316,9 @@ void fz_check_open_outcome(int rc, const tr_stats *before, const tr_stats *after
     FZ_CHECK(*fz_refusal_counter(&a, rc) == *fz_refusal_counter(&b, rc) + 1);
     if (rc == TR_E_TICKET_MALFORMED) {
         FZ_CHECK(all_bytes(state, cap, fill));
-    } else if (rc == TR_E_TICKET_UNKNOWN_KEY) {
+    } else if (rc == TR_E_TICKET_OTHER_FORMAT && all_bytes(state, cap, fill)) {
+        /* Recognised before decryption, as OpenSSL's format: untouched. */
+    } else if (rc == TR_E_TICKET_UNKNOWN_KEY || rc == TR_E_TICKET_OTHER_FORMAT) {
         /* Refused before decryption: untouched, or wiped all the same. */
         FZ_CHECK(body <= cap);
         FZ_CHECK(all_bytes(state, body, fill) || all_bytes(state, body, 0));
