@@ -75,10 +75,10 @@ static void info_body(struct server *srv, const struct tls_conn *tc, int early, 
     text_str(t, "\n");
 }
 
-/* Text from a function that says how much room it needs (tr_ring_metrics,
- * tls_metrics), grown until it fits. */
-static void sized_metrics(int (*fn)(void *src, char *buf, size_t cap, size_t *len), void *src,
-                          const char *what, struct text *t)
+/* Text from a function that says how much room it needs (the ring's, the
+ * backend's, the key source's), grown until it fits. */
+static void sized_metrics(int (*fn)(struct server *srv, char *buf, size_t cap, size_t *len),
+                          struct server *srv, const char *what, struct text *t)
 {
     size_t cap = 8192, len = 0;
     for (int tries = 0; tries < 4; tries++) {
@@ -87,7 +87,7 @@ static void sized_metrics(int (*fn)(void *src, char *buf, size_t cap, size_t *le
             t->failed = 1;
             return;
         }
-        int rc = fn(src, buf, cap, &len);
+        int rc = fn(srv, buf, cap, &len);
         if (rc == 0)
             text_add(t, buf, len);
         free(buf);
@@ -109,29 +109,19 @@ int metrics_none(char *buf, size_t cap, size_t *len)
     return 0;
 }
 
-static int ring_text(void *ring, char *buf, size_t cap, size_t *len)
+static int ring_text(struct server *srv, char *buf, size_t cap, size_t *len)
 {
-    return tr_ring_metrics(ring, buf, cap, len);
-}
-
-static int tls_text(void *srv, char *buf, size_t cap, size_t *len)
-{
-    return tls_metrics(srv, buf, cap, len);
-}
-
-static int source_text(void *srv, char *buf, size_t cap, size_t *len)
-{
-    return keysource_metrics(srv, buf, cap, len);
+    return tr_ring_metrics(srv->ring, buf, cap, len);
 }
 
 static void metrics_body(struct server *srv, struct text *t)
 {
     struct server_stats *st = &srv->stats;
     if (srv->ring != NULL)
-        sized_metrics(ring_text, srv->ring, "tr_ring_metrics", t);
-    sized_metrics(tls_text, srv, "the TLS backend's metrics", t);
+        sized_metrics(ring_text, srv, "tr_ring_metrics", t);
+    sized_metrics(tls_metrics, srv, "the TLS backend's metrics", t);
     if (srv->sync != NULL)
-        sized_metrics(source_text, srv, "tr_sync_metrics", t);
+        sized_metrics(keysource_metrics, srv, "tr_sync_metrics", t);
 
     text_str(t, "# HELP ticketring_server_connections_total TLS handshakes this server "
                 "completed, by whether the session was resumed.\n"
