@@ -2,16 +2,16 @@
 # ticketring-keys kek / publish / status against a real etcd started here
 # (random loopback ports, temporary directory, stopped by pid with a bounded
 # wait). Usage: test_keys_etcd.sh PATH/TO/ticketring-keys
-set -u
-T=${1:?usage: $0 PATH/TO/ticketring-keys}
 command -v etcd >/dev/null || { echo "SKIP: no etcd binary"; exit 77; }
 command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: no python3 to pick ports"; exit 77; }
-"$T" --help | grep -q publish || { echo "SKIP: ticketring-keys built without etcd"; exit 77; }
+"${1:?usage: $0 PATH/TO/ticketring-keys}" --help | grep -q publish ||
+    { echo "SKIP: ticketring-keys built without etcd"; exit 77; }
 
-base=/tmp
-[ -w /dev/shm ] && base=/dev/shm
-D=$(mktemp -d "$base/trk-etcd.XXXXXX") || exit 1
+# etcd's data directory on tmpfs when there is one (its fsyncs are slow on disk).
+[ -w /dev/shm ] && export TMPDIR=/dev/shm
+PREFIX=trk-etcd
+. "$(dirname "$0")/../tools/keys_lib.sh"
 pid=
 stop_etcd() {
     [ -n "$pid" ] || return 0
@@ -22,29 +22,6 @@ stop_etcd() {
     pid=
 }
 trap 'stop_etcd; rm -rf "$D"' EXIT
-OUT="$D/out" ERR="$D/err" ALL="$D/all"
-: >"$ALL"
-checks=0
-
-die() {
-    echo "FAIL: $*" >&2
-    [ -s "$OUT" ] && { echo "--- stdout:" >&2; cat "$OUT" >&2; }
-    [ -s "$ERR" ] && { echo "--- stderr:" >&2; cat "$ERR" >&2; }
-    exit 1
-}
-run() {
-    local want=$1 got
-    shift
-    "$T" "$@" >"$OUT" 2>"$ERR"
-    got=$?
-    cat "$OUT" "$ERR" >>"$ALL"
-    [ "$got" -eq "$want" ] || die "ticketring-keys $* exited $got, expected $want"
-    checks=$((checks + 1))
-}
-one_err_line() {
-    [ "$(wc -l <"$ERR")" -eq 1 ] || die "expected one line on stderr"
-    grep -q '^ticketring-keys: ' "$ERR" || die "stderr line lacks the program name"
-}
 
 read -r C P < <(python3 -c '
 import socket

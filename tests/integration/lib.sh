@@ -236,6 +236,31 @@ usage_error() {
     grep -qF -- "$what" "$T/usage.txt" || fail "'$*': stderr does not mention '$what'"
 }
 
+# early_try NAME SESSION EARLY LATER: resume SESSION on node NAME over TLS 1.3
+# with the request EARLY as early data and LATER sent once the
+# handshake is done; the output goes to $T/last. Succeeds when s_client
+# reports the early data accepted, fails (returns 1) when it was refused;
+# anything else fails the test. A refusal must still be a resumption whose
+# only answer is to LATER (so EARLY was discarded, as TLS requires).
+early_try() {
+    local name=$1 sess=$2 early=$3 later=$4
+    printf '%s' "$early" >"$T/early.req"
+    printf '%s' "$later" |
+        timeout 30 openssl s_client -connect "127.0.0.1:${NODE_PORT[$name]}" -tls1_3 \
+            -servername localhost -CAfile "$T/cert.pem" -verify_return_error -ign_eof \
+            -sess_in "$sess" -early_data "$T/early.req" >"$T/last" 2>&1 ||
+        fail "s_client with early data to $name failed"
+    grep -q '^Reused, TLSv1\.3' "$T/last" || fail "$name: the 0-RTT attempt did not resume"
+    if grep -qx 'Early data was accepted' "$T/last"; then
+        return 0
+    fi
+    grep -qx 'Early data was rejected' "$T/last" ||
+        fail "$name: s_client sent no early data (the ticket offers none?)"
+    [ "$(grep -c '^HTTP/1\.1 ' "$T/last")" = 1 ] ||
+        fail "$name: refused early data, yet more than the later request was answered"
+    return 1
+}
+
 # stop_pid PID: stop a helper server of the test (redis-server, etcd), even
 # a frozen one: SIGCONT, SIGTERM, up to 10 s, then SIGKILL.
 stop_pid() {

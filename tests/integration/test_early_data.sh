@@ -30,31 +30,6 @@ need openssl
 WINDOW_MS=5000
 RETRY_MS=10000 # for how long an attempt is retried, every 200 ms
 
-# early_try NAME SESSION EARLY LATER: resume SESSION on node NAME over TLS 1.3
-# with the request EARLY as early data and LATER sent once the
-# handshake is done; the output goes to $T/last. Succeeds when s_client
-# reports the early data accepted, fails (returns 1) when it was refused;
-# anything else fails the test. A refusal must still be a resumption whose
-# only answer is to LATER (so EARLY was discarded, as TLS requires).
-early_try() {
-    local name=$1 sess=$2 early=$3 later=$4
-    printf '%s' "$early" >"$T/early.req"
-    printf '%s' "$later" |
-        timeout 30 openssl s_client -connect "127.0.0.1:${NODE_PORT[$name]}" -tls1_3 \
-            -servername localhost -CAfile "$T/cert.pem" -verify_return_error -ign_eof \
-            -sess_in "$sess" -early_data "$T/early.req" >"$T/last" 2>&1 ||
-        fail "s_client with early data to $name failed"
-    grep -q '^Reused, TLSv1\.3' "$T/last" || fail "$name: the 0-RTT attempt did not resume"
-    if grep -qx 'Early data was accepted' "$T/last"; then
-        return 0
-    fi
-    grep -qx 'Early data was rejected' "$T/last" ||
-        fail "$name: s_client sent no early data (the ticket offers none?)"
-    [ "$(grep -c '^HTTP/1\.1 ' "$T/last")" = 1 ] ||
-        fail "$name: refused early data, yet more than the later request was answered"
-    return 1
-}
-
 # early_until_accepted WHAT SESSION EARLY LATER: early_try on zero until its
 # early data is accepted (past the start-up window a refusal can only be
 # "stale", at some phases of the clock), for at most RETRY_MS.

@@ -22,27 +22,14 @@ RETRY_MS=10000
 # Generous for a sanitizer build on a loaded 2-core machine; the default is 5.
 BUDGET_MS=250
 
-# early_try NAME SESSION: resume SESSION on node NAME with a GET as early
-# data; 0 when the early data was accepted, 1 when refused (still resumed).
-early_try() {
-    local name=$1 sess=$2
-    printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' >"$T/early.req"
-    printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
-        timeout 30 openssl s_client -connect "127.0.0.1:${NODE_PORT[$name]}" -tls1_3 \
-            -servername localhost -CAfile "$T/cert.pem" -verify_return_error -ign_eof \
-            -sess_in "$sess" -early_data "$T/early.req" >"$T/last" 2>&1 ||
-        fail "s_client with early data to $name failed"
-    grep -q '^Reused, TLSv1\.3' "$T/last" || fail "$name: the 0-RTT attempt did not resume"
-    grep -qx 'Early data was accepted' "$T/last" && return 0
-    grep -qx 'Early data was rejected' "$T/last" || fail "$name: s_client sent no early data"
-    return 1
-}
+GET_EARLY=$'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'
+GET_LATER=$'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
 
 # early_until_accepted NAME SESSION: early_try until accepted (a refusal as
 # stale can happen at some phases of the clock), for at most RETRY_MS.
 early_until_accepted() {
     local deadline=$(($(now_ms) + RETRY_MS))
-    until early_try "$1" "$2"; do
+    until early_try "$1" "$2" "$GET_EARLY" "$GET_LATER"; do
         [ "$(now_ms)" -lt "$deadline" ] ||
             fail "$1: early data still refused after ${RETRY_MS} ms"
         sleep 0.2
@@ -120,7 +107,7 @@ early_until_accepted a "$T/a.sess"
 ok "a's ticket: early data accepted on b (another node) and on a, each a new ClientHello"
 
 # The same hop to a node without the store is refused as node-bound.
-if early_try bound "$T/a.sess"; then
+if early_try bound "$T/a.sess" "$GET_EARLY" "$GET_LATER"; then
     fail "bound: early data of a's ticket accepted without a replay store"
 fi
 [ "$(metric bound 'ticketring_early_data_refused_total{reason="node"}')" = 1 ] ||
@@ -135,7 +122,7 @@ n=$(metric b 'ticketring_redis_checks_total{result="fresh"}')
 # ---- Redis frozen: refused in time, 1-RTT; thawed: accepted again -------------
 kill -STOP "$REDIS_PID"
 t0=$(now_ms)
-if early_try b "$T/a.sess"; then
+if early_try b "$T/a.sess" "$GET_EARLY" "$GET_LATER"; then
     fail "b: early data accepted while the replay store is frozen"
 fi
 t1=$(now_ms)
