@@ -1,5 +1,6 @@
 #include "ring.h"
 
+#include <inttypes.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,8 +106,9 @@ static int rebuild_locked(tr_ring *r, const struct tri_keyfile_entry *e, uint32_
     return tri_ring_replace_locked(r, e, n, tri_ring_current_locked(r)->cluster);
 }
 
-int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
-                               tr_malloc_fn malloc_fn, tr_free_fn free_fn, void *arg)
+/* A ring with no key: its empty set names `cluster` (NULL: none). */
+static int ring_create(tr_ring **out, const tr_crypto *crypto, tr_malloc_fn malloc_fn,
+                       tr_free_fn free_fn, void *arg, const char *cluster)
 {
     tr_ring *r;
     struct tri_keyset *empty = NULL;
@@ -125,7 +127,7 @@ int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
     r->env.malloc_fn = malloc_fn;
     r->env.free_fn = free_fn;
     r->env.alloc_arg = arg;
-    rc = tri_keyset_build(&r->env, NULL, 0, NULL, &empty);
+    rc = tri_keyset_build(&r->env, NULL, 0, cluster, &empty);
     if (rc != 0) {
         free_fn(r, arg);
         return rc;
@@ -148,9 +150,54 @@ int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
     return 0;
 }
 
+int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
+                               tr_malloc_fn malloc_fn, tr_free_fn free_fn, void *arg)
+{
+    return ring_create(out, crypto, malloc_fn, free_fn, arg, NULL);
+}
+
 int tr_ring_new(tr_ring **out, const tr_crypto *crypto)
 {
     return tr_ring_new_with_allocator(out, crypto, tri_default_malloc, tri_default_free, NULL);
+}
+
+/* The clock and random source are plain fields, set before the model is
+ * shared (ticketring.h), so reading them races with nothing; the policy
+ * values are read one by one, each whole. */
+int tr_ring_new_like(tr_ring **out, tr_ring *model)
+{
+    char cluster[TRI_CLUSTER_MAX + 1];
+    tr_ring *r = NULL;
+    unsigned tok;
+    int rc;
+
+    if (out == NULL)
+        return TR_E_INVAL;
+    *out = NULL;
+    if (model == NULL)
+        return TR_E_INVAL;
+    memcpy(cluster, tri_ring_enter(model, &tok)->cluster, sizeof(cluster));
+    tri_ring_leave(model, tok);
+    rc = ring_create(&r, model->env.crypto, model->env.malloc_fn, model->env.free_fn,
+                     model->env.alloc_arg, cluster);
+    if (rc != 0)
+        return rc;
+    r->env.random_fn = model->env.random_fn;
+    r->env.random_arg = model->env.random_arg;
+    r->clock_fn = model->clock_fn;
+    r->clock_arg = model->clock_arg;
+    atomic_store(&r->lifetime, atomic_load(&model->lifetime));
+    atomic_store(&r->skew, atomic_load(&model->skew));
+    atomic_store(&r->max_age, atomic_load(&model->max_age));
+    atomic_store(&r->rotation_period, atomic_load(&model->rotation_period));
+    atomic_store(&r->bind_sni, atomic_load(&model->bind_sni));
+    atomic_store(&r->bind_alpn, atomic_load(&model->bind_alpn));
+    atomic_store(&r->exhausted_policy, atomic_load(&model->exhausted_policy));
+    atomic_store(&r->max_encrypt_age, atomic_load(&model->max_encrypt_age));
+    atomic_store(&r->file_mode_policy, atomic_load(&model->file_mode_policy));
+    atomic_store(&r->activation_horizon, atomic_load(&model->activation_horizon));
+    *out = r;
+    return 0;
 }
 
 void tr_ring_free(tr_ring *r)
@@ -365,11 +412,21 @@ int tri_ring_resalt(tr_ring *r, int wait)
     return rc;
 }
 
+#define NAME_HEX (2 * TR_KEY_NAME_BYTES)
+
+/* The name is public (every ticket carries it in clear): log lines name
+ * keys by it. */
+static void name_hex(const uint8_t name[TR_KEY_NAME_BYTES], char hex[NAME_HEX + 1])
+{
+    for (int j = 0; j < TR_KEY_NAME_BYTES; j++)
+        snprintf(hex + 2 * j, 3, "%02x", name[j]);
+}
+
 int tr_ring_revoke_key(tr_ring *r, const uint8_t name[TR_KEY_NAME_BYTES])
 {
     struct tri_keyfile_entry e[TR_RING_MAX_KEYS];
     struct tri_keyset *cur;
-    char hex[2 * TR_KEY_NAME_BYTES + 1];
+    char hex[NAME_HEX + 1];
     int i, rc = 0, changed = 0;
 
     if (r == NULL || name == NULL)
@@ -388,13 +445,56 @@ int tr_ring_revoke_key(tr_ring *r, const uint8_t name[TR_KEY_NAME_BYTES])
     }
     tri_ring_writer_unlock(r);
     if (changed) {
-        /* The name is public: every ticket carries it in clear. */
-        for (int j = 0; j < TR_KEY_NAME_BYTES; j++)
-            snprintf(hex + 2 * j, 3, "%02x", name[j]);
+        name_hex(name, hex);
         tri_log(r, TR_LOG_WARN,
                 "key %s revoked: it neither encrypts nor decrypts any more; save the key "
                 "file so that every node revokes it",
                 hex);
+    }
+    return rc;
+}
+
+/* Only a pending key gets a date, once: nodes may already seal with a key
+ * whose date they hold, and a revoked key never comes back. */
+static int activatable(const struct tri_keyset *ks, int i)
+{
+    if (i < 0)
+        return TR_E_KEY_NOT_FOUND;
+    if (ks->keys[i].revoked || ks->keys[i].activation != TR_ACTIVATION_PENDING)
+        return TR_E_INVAL;
+    return 0;
+}
+
+int tr_ring_activate_key(tr_ring *r, const uint8_t name[TR_KEY_NAME_BYTES],
+                         int64_t activation)
+{
+    struct tri_keyfile_entry e[TR_RING_MAX_KEYS];
+    struct tri_keyset *cur;
+    char hex[NAME_HEX + 1];
+    int i, rc;
+
+    if (r == NULL || name == NULL || activation == TR_ACTIVATION_PENDING)
+        return TR_E_INVAL;
+    rc = check_activation(r, activation);
+    if (rc != 0)
+        return rc;
+    tri_ring_writer_lock(r);
+    cur = tri_ring_current_locked(r);
+    i = tri_keyset_find(cur, name);
+    rc = activatable(cur, i);
+    if (rc == 0) {
+        tri_keyset_entries(cur, e);
+        e[i].activation = activation; /* the build sorts by it */
+        rc = rebuild_locked(r, e, cur->n);
+        tri_wipe(e, sizeof(e));
+    }
+    tri_ring_writer_unlock(r);
+    if (rc == 0) {
+        name_hex(name, hex);
+        tri_log(r, TR_LOG_INFO,
+                "key %s activates at %" PRId64 "; save the key file so that every node "
+                "learns the date",
+                hex, activation);
     }
     return rc;
 }

@@ -303,11 +303,43 @@ int tr_ring_reload(tr_ring *r, uint32_t *err_line)
     return rc;
 }
 
-int tr_ring_save(tr_ring *r, const char *path)
+/* Where a saved key set goes: the file at `path`, or, with path NULL, the
+ * caller's buffer `out` (cap bytes; *out_len the text's length, also when
+ * it does not fit). */
+struct save_target {
+    const char *path;
+    char *out;
+    size_t cap;
+    size_t *out_len;
+};
+
+/* Named in log lines where "key file <path>" would be. */
+#define SAVE_BUFFER_LABEL "key set (buffer)"
+
+static int emit(const struct save_target *t, const char *text, size_t len)
+{
+    if (t->path != NULL)
+        return tri_keyfile_write(t->path, text, len);
+    *t->out_len = len;
+    if (len > t->cap)
+        return TR_E_BUFFER_TOO_SMALL;
+    memcpy(t->out, text, len);
+    return 0;
+}
+
+/*
+ * tr_ring_save() and tr_ring_save_buffer(): format the current key set as a
+ * version-2 key file with the next serial and hand the text to the target;
+ * only once the target took it does that serial become the ring's (a file
+ * not written, or a buffer too small, names no key set).
+ */
+static int save(tr_ring *r, const struct save_target *t)
 {
     struct tri_keyfile_entry e[TR_RING_MAX_KEYS];
     struct tri_keyfile_info info;
     struct tri_keyset *cur;
+    const char *what = t->path != NULL ? "key file " : "";
+    const char *label = t->path != NULL ? t->path : SAVE_BUFFER_LABEL;
     uint64_t serial;
     uint32_t n = 0;
     char fp[TR_FINGERPRINT_HEX + 1];
@@ -315,8 +347,6 @@ int tr_ring_save(tr_ring *r, const char *path)
     char *buf = NULL;
     int rc;
 
-    if (r == NULL || path == NULL)
-        return TR_E_INVAL;
     tri_ring_writer_lock(r);
     cur = tri_ring_current_locked(r);
     serial = r->serial_max;
@@ -340,7 +370,7 @@ int tr_ring_save(tr_ring *r, const char *path)
         rc = tri_keyfile_format(r->env.crypto, &info, e, cur->n, buf, cap, &len);
         tri_wipe(e, sizeof(e));
         if (rc == 0)
-            rc = tri_keyfile_write(path, buf, len);
+            rc = emit(t, buf, len);
         tri_wipe(buf, cap);
         tri_free(&r->env, buf);
     }
@@ -352,13 +382,34 @@ int tr_ring_save(tr_ring *r, const char *path)
     n = cur->n;
     memcpy(fp, cur->fingerprint, sizeof(fp));
     tri_ring_writer_unlock(r);
-    if (rc != 0)
-        tri_log(r, TR_LOG_ERROR, "key file %s: not written: %s%s", path, tr_strerror(rc),
+    /* A buffer too small is how a caller learns the size: not an error. */
+    if (rc != 0 && rc != TR_E_BUFFER_TOO_SMALL)
+        tri_log(r, TR_LOG_ERROR, "%s%s: not written: %s%s", what, label, tr_strerror(rc),
                 serial == UINT64_MAX ? " (the serial is at its maximum)" : "");
-    else
-        tri_log(r, TR_LOG_INFO, "key file %s written: %u keys, serial %" PRIu64
-                ", fingerprint %s", path, n, info.serial, fp);
+    else if (rc == 0)
+        tri_log(r, TR_LOG_INFO, "%s%s written: %u keys, serial %" PRIu64 ", fingerprint %s",
+                what, label, n, info.serial, fp);
     return rc;
+}
+
+int tr_ring_save(tr_ring *r, const char *path)
+{
+    const struct save_target t = {.path = path};
+
+    if (r == NULL || path == NULL)
+        return TR_E_INVAL;
+    return save(r, &t);
+}
+
+int tr_ring_save_buffer(tr_ring *r, char *buf, size_t cap, size_t *len)
+{
+    const struct save_target t = {.out = buf, .cap = cap, .out_len = len};
+
+    if (len != NULL)
+        *len = 0;
+    if (r == NULL || len == NULL || (buf == NULL && cap != 0))
+        return TR_E_INVAL;
+    return save(r, &t);
 }
 
 /* ---- cluster and serial ------------------------------------------------- */

@@ -32,9 +32,9 @@ extern "C" {
 /* ---- Version ---------------------------------------------------------- */
 
 #define TR_VERSION_MAJOR 0
-#define TR_VERSION_MINOR 4
+#define TR_VERSION_MINOR 5
 #define TR_VERSION_PATCH 0
-#define TR_VERSION_STRING "0.4.0"
+#define TR_VERSION_STRING "0.5.0"
 /* 0xMMmmpp: compare with tr_version() to detect a header/library mismatch. */
 #define TR_VERSION_NUMBER \
     ((TR_VERSION_MAJOR << 16) | (TR_VERSION_MINOR << 8) | TR_VERSION_PATCH)
@@ -147,6 +147,16 @@ TR_EXPORT int tr_ring_new(tr_ring **out, const tr_crypto *crypto);
 TR_EXPORT int tr_ring_new_with_allocator(tr_ring **out, const tr_crypto *crypto,
                                          tr_malloc_fn malloc_fn, tr_free_fn free_fn,
                                          void *arg);
+/* A new, empty ring made like `model`, for building a key set beside a
+ * serving ring (a key-store writer) without touching it. Copied as they
+ * are now: the crypto backend, allocator, clock, random source, cluster
+ * pin, lifetime, skew, max age, SNI and ALPN binding, rotation period,
+ * exhausted policy, max encrypt age, file mode policy and activation
+ * horizon. Not copied: keys, log sink, watcher, early data (off), path,
+ * serial (0), counters. The two rings share the allocator, clock and random
+ * arguments, which must outlive both. The caller owns *out (NULL on
+ * failure) and frees it with tr_ring_free(). Thread-safe on `model`. */
+TR_EXPORT int tr_ring_new_like(tr_ring **out, tr_ring *model);
 /* Wipe and free the ring and every key it holds. NULL is a no-op. Not
  * thread-safe: no other call on this ring may be running or start. */
 TR_EXPORT void tr_ring_free(tr_ring *ring);
@@ -255,6 +265,16 @@ TR_EXPORT int tr_ring_load_ex(tr_ring *ring, const char *path, uint32_t flags,
  * `text`. Thread-safe. */
 TR_EXPORT int tr_ring_load_buffer(tr_ring *ring, const char *text, size_t len, uint32_t flags,
                                   uint32_t *err_line);
+/* tr_ring_save() to memory: the same version-2 key file text, with the
+ * same next serial (which becomes the ring's serial, as when a file is
+ * written), into buf. *len gets its length; the text is not NUL-terminated
+ * and no byte past *len is written. When cap is too small:
+ * TR_E_BUFFER_TOO_SMALL, *len the bytes needed, nothing written and the
+ * serial unchanged (a save in between may make it a digit longer: retry on
+ * TR_E_BUFFER_TOO_SMALL; 65536 bytes always suffice). buf may be NULL when
+ * cap is 0. The text holds every secret of the ring: the caller wipes it;
+ * the library wipes its own copy. Thread-safe. */
+TR_EXPORT int tr_ring_save_buffer(tr_ring *ring, char *buf, size_t cap, size_t *len);
 
 /* Pin the ring to a cluster id (1..64 characters of A-Z a-z 0-9 . _ -):
  * key files of another cluster, or naming none, are then refused
@@ -284,6 +304,15 @@ TR_EXPORT int tr_ring_set_activation_horizon(tr_ring *ring, uint32_t seconds);
  * the key files tr_ring_save() writes so the revocation reaches every node.
  * Thread-safe. */
 TR_EXPORT int tr_ring_revoke_key(tr_ring *ring, const uint8_t name[TR_KEY_NAME_BYTES]);
+/* Give the pending key with that name (added with TR_ACTIVATION_PENDING)
+ * its activation time, once: it encrypts from then on, by the schedule.
+ * TR_E_KEY_NOT_FOUND without such a key; TR_E_INVAL for a revoked key, a
+ * key that already has a time (a date is never moved: nodes may already act
+ * on it), or an activation of TR_ACTIVATION_PENDING or outside 0..2^62;
+ * TR_E_KEY_ACTIVATION beyond the activation horizon. The time is checked
+ * before the key is looked up. Thread-safe. */
+TR_EXPORT int tr_ring_activate_key(tr_ring *ring, const uint8_t name[TR_KEY_NAME_BYTES],
+                                   int64_t activation);
 
 /* ---- Watching the key file ----------------------------------------------- */
 

@@ -473,6 +473,61 @@ static void check_saved(struct fx *f)
     assert_string_equal(fp, want);
 }
 
+/* The key tr_ring_activate_key() dates: added pending beforehand. */
+static void prep_pending(struct fx *f)
+{
+    uint8_t k[TR_KEY_BYTES];
+    tu_key(k, 9);
+    assert_int_equal(tr_ring_add_key(f->r, k, TR_ACTIVATION_PENDING), 0);
+}
+
+static int run_activate(struct fx *f)
+{
+    uint8_t k[TR_KEY_BYTES];
+    tu_key(k, 9);
+    return tr_ring_activate_key(f->r, k, T0 + 7200);
+}
+
+static void check_activated(struct fx *f)
+{
+    uint8_t k[TR_KEY_BYTES], name[TR_KEY_NAME_BYTES];
+    int64_t act = 0;
+    int found = 0;
+
+    tu_key(k, 9);
+    for (uint32_t i = 0; tr_ring_key_info(f->r, i, name, &act, NULL) == 0; i++)
+        if (memcmp(name, k, TR_KEY_NAME_BYTES) == 0) {
+            assert_true(act == T0 + 7200);
+            found = 1;
+        }
+    assert_true(found);
+}
+
+static char saved_text[TRI_KEYFILE_MAX_BYTES];
+static size_t saved_len;
+
+static int run_save_buffer(struct fx *f)
+{
+    saved_len = 0;
+    return tr_ring_save_buffer(f->r, saved_text, sizeof(saved_text), &saved_len);
+}
+
+static void check_saved_buffer(struct fx *f)
+{
+    char fp[TR_FINGERPRINT_HEX + 1], want[TR_FINGERPRINT_HEX + 1];
+    int64_t c = (int64_t)T0 * 1000;
+    tr_ring *r = tu_ring(&c);
+    uint64_t serial = 0;
+
+    assert_int_equal(tr_ring_load_buffer(r, saved_text, saved_len, 0, NULL), 0);
+    fingerprint(r, fp);
+    fingerprint(f->r, want);
+    assert_string_equal(fp, want);
+    assert_int_equal(tr_ring_serial(f->r, &serial), 0);
+    assert_int_equal(serial, f->serial + 1);
+    tr_ring_free(r);
+}
+
 static int run_import_nginx(struct fx *f)
 {
     return tr_ring_import(f->r, TR_FORMAT_NGINX, g.nginx, T0 + 50, NULL);
@@ -574,6 +629,9 @@ static const struct op ops[] = {
     {.name = "tr_ring_reload_check", .prepare = prep_check_then_v2, .run = run_reload_check,
      .check = check_reloaded},
     {.name = "tr_ring_save", .run = run_save, .check = check_saved},
+    {.name = "tr_ring_save_buffer", .run = run_save_buffer, .check = check_saved_buffer},
+    {.name = "tr_ring_activate_key", .prepare = prep_pending, .run = run_activate,
+     .check = check_activated},
     {.name = "tr_ring_import (nginx)", .run = run_import_nginx, .check = check_imported_nginx},
     {.name = "tr_ring_import (HAProxy)", .run = run_import_haproxy,
      .check = check_imported_haproxy},
@@ -713,6 +771,51 @@ static void test_ring_new(void **st)
         tu_rec_destroy(&a);
     }
     fail_msg("tr_ring_new_with_allocator still fails after %d allocations", MAX_FAILS);
+}
+
+/* tr_ring_new_like() allocates through the model's allocator: a failure
+ * leaves nothing behind and the model as it was. */
+static void test_ring_new_like(void **st)
+{
+    unsigned nomem = 0;
+    (void)st;
+    for (uint64_t fail = 1; fail <= MAX_FAILS; fail++) {
+        struct fx f;
+        struct tu_rec before, c;
+        tr_ring *r = NULL;
+        int rc;
+
+        fx_open(&f, 0);
+        assert_int_equal(tr_ring_set_cluster(f.r, "edge"), 0);
+        fx_snapshot(&f);
+        r = f.r; /* must be reset to NULL on failure */
+        before = tu_rec_get(&f.a);
+        tu_rec_fail_next(&f.a, fail);
+        rc = tr_ring_new_like(&r, f.r);
+        tu_rec_fail_next(&f.a, 0);
+        c = tu_rec_get(&f.a);
+        if (c.failed == before.failed) {
+            char cluster[65];
+            assert_int_equal(rc, 0);
+            print_sizes("tr_ring_new_like", &c, before.allocs, c.allocs - before.allocs, nomem,
+                        0);
+            assert_int_equal(tr_ring_cluster(r, cluster, sizeof(cluster)), 0);
+            assert_string_equal(cluster, "edge");
+            assert_int_equal(key_count(r), 0);
+            tr_ring_free(r);
+            assert_int_equal(tu_rec_get(&f.a).live, before.live);
+            assert_unchanged(&f);
+            fx_close(&f);
+            return;
+        }
+        nomem++;
+        assert_int_equal(rc, TR_E_NOMEM);
+        assert_null(r);
+        assert_int_equal(c.live, before.live);
+        assert_unchanged(&f);
+        fx_close(&f);
+    }
+    fail_msg("tr_ring_new_like still fails after %d allocations", MAX_FAILS);
 }
 
 static void test_replay_new(void **st)
@@ -1069,6 +1172,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_new),
+        cmocka_unit_test(test_ring_new_like),
         cmocka_unit_test(test_replay_new),
         cmocka_unit_test(test_ring_operations),
         cmocka_unit_test(test_no_allocation),
