@@ -15,21 +15,16 @@
 static uint64_t stored_serial(tr_sync *s, const uint8_t *doc, size_t len)
 {
     struct tre_sealed_header h;
-    char *text = NULL;
+    char *text = NULL, detail[192];
     size_t tl = 0;
+    int reason;
 
-    if (doc == NULL || tre_sealed_parse(doc, len, &h) != 0 || strcmp(h.cluster, s->cluster) != 0)
+    if (doc == NULL ||
+        tre_open_document(s, doc, len, &h, &text, &tl, &reason, detail, sizeof detail) != 0)
         return 0;
-    for (int i = 0; i < s->n_kek; i++) {
-        if (strcmp(s->kek[i].id, h.kek_id) != 0)
-            continue;
-        if (tre_open(&s->kek[i], doc, len, &h, &text, &tl) != 0)
-            return 0;
-        tri_wipe(text, tl);
-        free(text);
-        return h.serial;
-    }
-    return 0;
+    tri_wipe(text, tl);
+    free(text);
+    return h.serial;
 }
 
 int tr_sync_publish(tr_sync *s, const char *text, size_t len)

@@ -16,6 +16,7 @@ struct snapshot {
     int32_t ready, state;
     int64_t age_ms;
     uint64_t serial, applied, refused[TRE_REFUSED_N], store_errors, watch_resets, heartbeats;
+    uint64_t writes, conflicts, forced, write_refused, repairs;
     char fp[TR_FINGERPRINT_HEX + 1];
 };
 
@@ -33,6 +34,11 @@ static void snap(tr_sync *s, struct snapshot *o)
     o->store_errors = s->store_errors;
     o->watch_resets = s->watch_resets;
     o->heartbeats = s->heartbeats;
+    o->writes = s->writes;
+    o->conflicts = s->conflicts;
+    o->forced = s->forced;
+    o->write_refused = s->write_refused;
+    o->repairs = s->repairs;
     pthread_mutex_unlock(&s->mu);
     /* A file source has no store to be behind: its age is not defined. */
     if (s->kind == TRE_SOURCE_FILE)
@@ -67,19 +73,17 @@ int tr_sync_status_get(tr_sync *s, tr_sync_status *out)
     full.store_errors = o.store_errors;
     full.watch_resets = o.watch_resets;
     full.heartbeats = o.heartbeats;
+    full.writes = o.writes;
+    full.conflicts = o.conflicts;
+    full.forced = o.forced;
+    full.write_refused = o.write_refused;
+    full.repairs = o.repairs;
     memcpy(full.fingerprint, o.fp, sizeof full.fingerprint);
     memcpy(out, &full, size);
     return 0;
 }
 
-struct out {
-    char *buf;
-    size_t cap, len;
-    int overflow;
-};
-
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
+void tre_put(struct tre_text *o, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -102,7 +106,7 @@ int tr_sync_metrics(tr_sync *s, char *buf, size_t cap, size_t *len)
     static const char *const states[] = {"starting", "synced", "unreachable"};
     const char *src;
     struct snapshot o;
-    struct out w = {buf, cap, 0, 0};
+    struct tre_text w = {buf, cap, 0, 0};
 
     if (len != NULL)
         *len = 0;
@@ -112,39 +116,58 @@ int tr_sync_metrics(tr_sync *s, char *buf, size_t cap, size_t *len)
     src = s->kind == TRE_SOURCE_FILE ? "file" : "etcd";
     /* ticketring_keyset_info is the ring's (tr_ring_metrics): a server
      * appends this text to it, and a family may be declared only once. */
-    put(&w, "# HELP ticketring_sync_info The followed source and the serial and fingerprint "
+    tre_put(&w, "# HELP ticketring_sync_info The followed source and the serial and fingerprint "
             "of the key set held.\n"
             "# TYPE ticketring_sync_info gauge\n"
             "ticketring_sync_info{source=\"%s\",serial=\"%" PRIu64 "\",fingerprint=\"%s\"} 1\n",
         src, o.serial, o.fp);
-    put(&w, "# HELP ticketring_sync_ready 1 once the first sync or key file load succeeded.\n"
+    tre_put(&w, "# HELP ticketring_sync_ready 1 once the first sync or key file load succeeded.\n"
             "# TYPE ticketring_sync_ready gauge\nticketring_sync_ready %d\n", o.ready);
-    put(&w, "# HELP ticketring_sync_state The follower's state (1 for the current one).\n"
+    tre_put(&w, "# HELP ticketring_sync_state The follower's state (1 for the current one).\n"
             "# TYPE ticketring_sync_state gauge\n");
     for (int i = 0; i < 3; i++)
-        put(&w, "ticketring_sync_state{state=\"%s\"} %d\n", states[i], o.state == i);
+        tre_put(&w, "ticketring_sync_state{state=\"%s\"} %d\n", states[i], o.state == i);
     if (o.age_ms >= 0)
-        put(&w, "# HELP ticketring_keyset_sync_age_seconds Since the last successful read of "
+        tre_put(&w, "# HELP ticketring_keyset_sync_age_seconds Since the last successful read of "
                 "the key store.\n# TYPE ticketring_keyset_sync_age_seconds gauge\n"
                 "ticketring_keyset_sync_age_seconds %" PRId64 ".%03d\n",
             o.age_ms / 1000, (int)(o.age_ms % 1000));
-    put(&w, "# HELP ticketring_sync_applied_total Newer key-set documents applied.\n"
+    tre_put(&w, "# HELP ticketring_sync_applied_total Newer key-set documents applied.\n"
             "# TYPE ticketring_sync_applied_total counter\n"
             "ticketring_sync_applied_total %" PRIu64 "\n", o.applied);
-    put(&w, "# HELP ticketring_sync_refused_total Key-set documents refused, by reason.\n"
+    tre_put(&w, "# HELP ticketring_sync_refused_total Key-set documents refused, by reason.\n"
             "# TYPE ticketring_sync_refused_total counter\n");
     for (int i = 0; i < TRE_REFUSED_N; i++)
-        put(&w, "ticketring_sync_refused_total{reason=\"%s\"} %" PRIu64 "\n", reasons[i],
+        tre_put(&w, "ticketring_sync_refused_total{reason=\"%s\"} %" PRIu64 "\n", reasons[i],
             o.refused[i]);
-    put(&w, "# HELP ticketring_store_errors_total Failed requests to the key store.\n"
+    tre_put(&w, "# HELP ticketring_store_errors_total Failed requests to the key store.\n"
             "# TYPE ticketring_store_errors_total counter\n"
             "ticketring_store_errors_total %" PRIu64 "\n", o.store_errors);
-    put(&w, "# HELP ticketring_sync_watch_resets_total Watches that ended in an error.\n"
+    tre_put(&w, "# HELP ticketring_sync_watch_resets_total Watches that ended in an error.\n"
             "# TYPE ticketring_sync_watch_resets_total counter\n"
             "ticketring_sync_watch_resets_total %" PRIu64 "\n", o.watch_resets);
-    put(&w, "# HELP ticketring_sync_heartbeats_total Heartbeats written.\n"
+    tre_put(&w, "# HELP ticketring_sync_heartbeats_total Heartbeats written.\n"
             "# TYPE ticketring_sync_heartbeats_total counter\n"
             "ticketring_sync_heartbeats_total %" PRIu64 "\n", o.heartbeats);
+    if (s->roles & TR_SYNC_ROLE_WRITER) {
+        tre_put(&w, "# HELP ticketring_sync_writes_total Key-set documents this writer stored.\n"
+                "# TYPE ticketring_sync_writes_total counter\n"
+                "ticketring_sync_writes_total %" PRIu64 "\n", o.writes);
+        tre_put(&w, "# HELP ticketring_sync_conflicts_total Compare-and-swaps lost to another "
+                "writer.\n# TYPE ticketring_sync_conflicts_total counter\n"
+                "ticketring_sync_conflicts_total %" PRIu64 "\n", o.conflicts);
+        tre_put(&w, "# HELP ticketring_activation_forced_total Keys dated before every live node "
+                "reported holding them.\n# TYPE ticketring_activation_forced_total counter\n"
+                "ticketring_activation_forced_total %" PRIu64 "\n", o.forced);
+        tre_put(&w, "# HELP ticketring_sync_write_refused_total Writer rounds that found a stored "
+                "document they must not write over.\n"
+                "# TYPE ticketring_sync_write_refused_total counter\n"
+                "ticketring_sync_write_refused_total %" PRIu64 "\n", o.write_refused);
+        tre_put(&w, "# HELP ticketring_sync_repairs_total Spoiled stored documents (deleted, "
+                "tampered with, rolled back) this writer wrote again.\n"
+                "# TYPE ticketring_sync_repairs_total counter\n"
+                "ticketring_sync_repairs_total %" PRIu64 "\n", o.repairs);
+    }
     if (w.overflow) {
         buf[0] = '\0';
         return TR_E_BUFFER_TOO_SMALL;
@@ -267,9 +290,14 @@ static int on_node(void *arg, const char *key, size_t key_len, const uint8_t *va
     return stop;
 }
 
-int tr_sync_nodes(tr_sync *s, tr_sync_node_fn fn, void *arg)
+int tre_list_nodes(tr_sync *s, struct tre_store *st, tr_sync_node_fn fn, void *arg)
 {
     struct listing l = {s, fn, arg};
+    return st->ops->list(st, s->key_nodes, on_node, &l);
+}
+
+int tr_sync_nodes(tr_sync *s, tr_sync_node_fn fn, void *arg)
+{
     struct tre_store *st;
     int rc;
 
@@ -278,7 +306,7 @@ int tr_sync_nodes(tr_sync *s, tr_sync_node_fn fn, void *arg)
     pthread_mutex_lock(&s->aux_mu);
     rc = tre_aux_store(s, &st);
     if (rc == 0)
-        rc = st->ops->list(st, s->key_nodes, on_node, &l);
+        rc = tre_list_nodes(s, st, fn, arg);
     pthread_mutex_unlock(&s->aux_mu);
     return rc;
 }

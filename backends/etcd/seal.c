@@ -1,15 +1,12 @@
 #include "seal.h"
+#include "secret_file.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <ticketring/ticketring.h>
 
@@ -45,38 +42,19 @@ static int hexval(char c)
 
 int tre_kek_read(const char *path, struct tre_kek *out)
 {
-    char buf[KEK_FILE_MAX + 1];
-    struct stat st;
-    ssize_t got;
+    char buf[KEK_FILE_MAX];
     size_t len = 0, idl;
     const char *sp;
-    int fd, rc = TR_E_KEYFILE_SYNTAX;
+    int rc;
 
     memset(out, 0, sizeof *out);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return TR_E_IO;
-    /* The mode of what is read, not of whatever the path names later. */
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return TR_E_IO;
-    }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        close(fd);
-        return TR_E_KEYFILE_MODE;
-    }
-    while (len < sizeof buf) {
-        got = read(fd, buf + len, sizeof buf - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    close(fd);
-    if (len > KEK_FILE_MAX)
-        goto out;
-    if (len > 0 && buf[len - 1] == '\n')
+    rc = tri_read_secret_file(path, (uint8_t *)buf, sizeof buf, &len);
+    if (rc == TR_E_INVAL)
+        return TR_E_KEYFILE_SYNTAX; /* empty, or longer than any KEK line */
+    if (rc != 0)
+        return rc;
+    rc = TR_E_KEYFILE_SYNTAX;
+    if (buf[len - 1] == '\n')
         len--;
     sp = memchr(buf, ' ', len);
     if (sp == NULL)

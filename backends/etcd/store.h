@@ -49,6 +49,11 @@ struct tre_store_ops {
 
 struct tre_store {
     const struct tre_store_ops *ops;
+    /* Non-zero: get() may answer from the member's own copy (etcd's
+     * serializable read), which works without a quorum and may be a little
+     * behind. Followers set it: a sealed document carries its serial, so a
+     * stale one is only late, never wrong. Writers keep linearizable reads. */
+    int serializable;
 };
 
 /* Authentication for a store: none, a user and password, or a token. */

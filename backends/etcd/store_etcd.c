@@ -349,6 +349,8 @@ static int etcd_get(struct tre_store *st, const char *key, uint8_t **val, size_t
     if (req == NULL)
         return TR_E_NOMEM;
     json_object_object_add(req, "key", b64_string((const uint8_t *)key, strlen(key)));
+    if (st->serializable)
+        json_object_object_add(req, "serializable", json_object_new_boolean(1));
     rc = call(e, "/v3/kv/range", req, 0, &resp);
     json_object_put(req);
     if (rc != 0)

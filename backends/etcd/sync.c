@@ -5,7 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "secret_file.h"
 #include "secure.h"
 #include "sync_int.h"
 
@@ -21,6 +22,7 @@
 #define TIMEOUT_DEFAULT_MS 2000
 #define SECRET_FILE_MAX 4096
 #define MIN_WAIT_MS 10
+#define WATCH_RETRY_MS 1000
 
 void tre_log(const tr_sync *s, int32_t level, const char *fmt, ...)
 {
@@ -130,6 +132,8 @@ int tr_sync_new(tr_sync **out, tr_ring *ring, const char *url)
     s->poll_ms = POLL_DEFAULT_MS;
     s->hb_ttl_s = HB_TTL_DEFAULT_S;
     s->timeout_ms = TIMEOUT_DEFAULT_MS;
+    s->roles = TR_SYNC_ROLE_READER;
+    s->sched = (struct tre_schedule){3600, 120, 360, 86400, 60, 1};
     if (strncmp(url, "file:", 5) == 0) {
         const char *p = url + 5;
         /* file:/path and file:///path */
@@ -201,6 +205,7 @@ void tr_sync_free(tr_sync *s)
         s->store->ops->free(s->store);
     if (s->aux != NULL)
         s->aux->ops->free(s->aux);
+    tre_forget_text(s);
     tri_wipe(s->kek, sizeof s->kek);
     wipe_str(&s->auth.user);
     wipe_str(&s->auth.password);
@@ -244,40 +249,27 @@ int tr_sync_set_kek_file(tr_sync *s, const char *path)
     return rc;
 }
 
-/* A whole small file as a string, without its trailing newline(s). */
+/* A password or token file as a string, without its trailing newline(s):
+ * private like every secret file, one line. */
 static int read_secret(const char *path, char **out)
 {
-    char buf[SECRET_FILE_MAX + 1];
+    uint8_t buf[SECRET_FILE_MAX];
     size_t len = 0;
-    ssize_t got;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = tri_read_secret_file(path, buf, sizeof buf, &len);
 
     *out = NULL;
-    if (fd < 0)
-        return TR_E_IO;
-    while (len < sizeof buf) {
-        got = read(fd, buf + len, sizeof buf - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    close(fd);
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+    while (rc == 0 && len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
-    if (len == 0 || len > SECRET_FILE_MAX || memchr(buf, '\0', len) != NULL ||
-        memchr(buf, '\n', len) != NULL) {
-        tri_wipe(buf, sizeof buf);
-        return TR_E_INVAL;
-    }
-    *out = malloc(len + 1);
-    if (*out != NULL) {
+    if (rc == 0 && (len == 0 || memchr(buf, '\0', len) != NULL || memchr(buf, '\n', len) != NULL))
+        rc = TR_E_INVAL;
+    if (rc == 0 && (*out = malloc(len + 1)) == NULL)
+        rc = TR_E_NOMEM;
+    if (rc == 0) {
         memcpy(*out, buf, len);
         (*out)[len] = '\0';
     }
     tri_wipe(buf, sizeof buf);
-    return *out != NULL ? 0 : TR_E_NOMEM;
+    return rc;
 }
 
 int tr_sync_set_password_file(tr_sync *s, const char *user, const char *path)
@@ -345,6 +337,27 @@ int tr_sync_set_intervals(tr_sync *s, uint32_t poll_ms, uint32_t hb_ttl_s, uint3
     s->poll_ms = poll_ms;
     s->hb_ttl_s = hb_ttl_s;
     s->timeout_ms = timeout_ms;
+    return 0;
+}
+
+int tr_sync_set_role(tr_sync *s, uint32_t roles)
+{
+    if (!SETTABLE(s) || roles == 0 || (roles & ~(TR_SYNC_ROLE_READER | TR_SYNC_ROLE_WRITER)))
+        return TR_E_INVAL;
+    if ((roles & TR_SYNC_ROLE_WRITER) && s->kind != TRE_SOURCE_ETCD)
+        return TR_E_INVAL; /* a file has its own writer: ticketring-keys rotate */
+    s->roles = roles;
+    return 0;
+}
+
+int tr_sync_set_schedule(tr_sync *s, uint32_t period_s, uint32_t lead_s, uint32_t max_wait_s,
+                         uint32_t lifetime_s, uint32_t skew_s, uint32_t ahead)
+{
+    if (!SETTABLE(s) || period_s < 1 || period_s > 31536000 || lead_s > 86400 ||
+        max_wait_s < lead_s || max_wait_s > 604800 || lifetime_s < 1 || lifetime_s > 604800 ||
+        skew_s > 3600 || ahead < 1 || ahead > 8)
+        return TR_E_INVAL;
+    s->sched = (struct tre_schedule){period_s, lead_s, max_wait_s, lifetime_s, skew_s, ahead};
     return 0;
 }
 
@@ -434,9 +447,16 @@ static int read_round(tr_sync *s)
     set_state(s, TR_SYNC_SYNCED, 0);
     s->store_rev = rev;
     if (val != NULL && mod_rev != s->doc_rev) {
+        uint64_t before = 0, after = 0;
         /* Each stored version is judged (and counted) once. */
         s->doc_rev = mod_rev;
+        tr_ring_serial(s->ring, &before);
         rc = tre_apply_document(s, val, len);
+        tr_ring_serial(s->ring, &after);
+        /* A writer waits for every node to report the new serial before it
+         * dates a pending key: tell it now, not a third of a TTL later. */
+        if (after != before)
+            s->next_hb_ms = 0;
     } else if (val == NULL && s->doc_rev != -1) {
         s->doc_rev = -1;
         tre_log(s, TR_LOG_WARN, "key store: no document at %s yet; serving the keys held",
@@ -449,6 +469,10 @@ static int read_round(tr_sync *s)
 static void heartbeat_if_due(tr_sync *s)
 {
     int64_t now = tre_mono_ms();
+    if (!(s->roles & TR_SYNC_ROLE_READER)) {
+        s->next_hb_ms = INT64_MAX; /* a daemon serves nothing: no heartbeat */
+        return;
+    }
     if (now < s->next_hb_ms)
         return;
     /* Written every third of the TTL: one lost heartbeat does not make the
@@ -480,6 +504,18 @@ static void pause_ms(tr_sync *s, int64_t ms)
     pthread_mutex_unlock(&s->wake_mu);
 }
 
+static void write_if_due(tr_sync *s, int read)
+{
+    if (!(s->roles & TR_SYNC_ROLE_WRITER)) {
+        s->next_write_ms = INT64_MAX;
+        return;
+    }
+    /* After every read (the document or the fleet may have moved on) and
+     * whenever time alone changes the plan. */
+    if (read || tre_mono_ms() >= s->next_write_ms)
+        tre_write_round(s);
+}
+
 static void *follow(void *arg)
 {
     tr_sync *s = arg;
@@ -490,9 +526,12 @@ static void *follow(void *arg)
         int rc = 0;
 
         heartbeat_if_due(s);
+        write_if_due(s, 0);
         until = next_poll < s->next_hb_ms ? next_poll : s->next_hb_ms;
+        if (s->next_write_ms < until)
+            until = s->next_write_ms;
         if (until - now > MIN_WAIT_MS) {
-            if (s->state == TR_SYNC_SYNCED) {
+            if (s->state == TR_SYNC_SYNCED && now >= s->watch_retry_ms) {
                 /* Woken early by a change: the poll is a safety net. */
                 rc = s->store->ops->wait(s->store, s->key_doc, s->store_rev,
                                          (uint32_t)(until - now));
@@ -500,11 +539,17 @@ static void *follow(void *arg)
                     pthread_mutex_lock(&s->mu);
                     s->watch_resets++;
                     pthread_mutex_unlock(&s->mu);
+                    /* A member that refuses watches at once (no quorum)
+                     * must not turn this loop into a busy one: poll for a
+                     * while instead. */
+                    s->watch_retry_ms = tre_mono_ms() + WATCH_RETRY_MS;
                     /* Read at once: an error here usually means the store
                      * went away, and the read says so in the status. */
                     rc = 1;
                 }
             } else {
+                if (s->state == TR_SYNC_SYNCED && s->watch_retry_ms < until)
+                    until = s->watch_retry_ms;
                 pause_ms(s, until - now);
             }
         }
@@ -513,6 +558,8 @@ static void *follow(void *arg)
         if (rc == 1 || tre_mono_ms() >= next_poll) {
             read_round(s);
             next_poll = tre_mono_ms() + jittered(s);
+            heartbeat_if_due(s);
+            write_if_due(s, 1);
         }
     }
     return NULL;
@@ -540,8 +587,12 @@ static int start_store(tr_sync *s)
         }
     }
     rc = tre_prepare(s);
-    if (rc == 0 && s->store == NULL)
+    if (rc == 0 && s->store == NULL) {
         rc = tre_etcd_new(&s->store, s->host, s->port, &s->auth, s->timeout_ms, &s->stop);
+        /* Followers keep reading through a lost quorum. */
+        if (rc == 0)
+            s->store->serializable = 1;
+    }
     if (rc == 0)
         s->doc_rev = 0;
     return rc;
@@ -576,6 +627,7 @@ int tr_sync_start(tr_sync *s)
      * starts with its keys. */
     read_round(s);
     heartbeat_if_due(s);
+    write_if_due(s, 1);
     if (pthread_create(&s->thread, NULL, follow, s) != 0)
         return TR_E_NOMEM;
     s->thread_started = 1;
@@ -613,10 +665,15 @@ int tr_sync_step(tr_sync *s, uint32_t *next_ms)
         return rc;
     rc = read_round(s);
     heartbeat_if_due(s);
+    write_if_due(s, 1);
     if (next_ms != NULL) {
-        int64_t hb = s->next_hb_ms - tre_mono_ms();
+        int64_t now = tre_mono_ms(), hb = s->next_hb_ms - now, wr = s->next_write_ms - now;
         uint32_t poll = jittered(s);
-        *next_ms = hb > 0 && hb < (int64_t)poll ? (uint32_t)hb : poll;
+        *next_ms = poll;
+        if (hb > 0 && hb < (int64_t)*next_ms)
+            *next_ms = (uint32_t)hb;
+        if (wr > 0 && wr < (int64_t)*next_ms)
+            *next_ms = (uint32_t)wr;
     }
     return rc;
 }

@@ -33,6 +33,10 @@ struct tr_sync {
     struct tre_auth auth;
     char *local_file;
     uint32_t poll_ms, hb_ttl_s, timeout_ms;
+    uint32_t roles; /* TR_SYNC_ROLE_* */
+    struct tre_schedule {
+        uint32_t period_s, lead_s, max_wait_s, lifetime_s, skew_s, ahead;
+    } sched;
     tr_log_fn log_fn;
     void *log_arg;
 
@@ -55,6 +59,8 @@ struct tr_sync {
     int64_t doc_rev;   /* mod revision of the document last handled */
     int64_t store_rev; /* store revision at the last read */
     int64_t next_hb_ms;
+    int64_t next_write_ms; /* monotonic: the writer's next round */
+    int64_t watch_retry_ms; /* monotonic: no watch before this (it failed) */
     uint64_t rng;
 
     /* Status: under mu. */
@@ -62,7 +68,29 @@ struct tr_sync {
     int32_t ready, state;
     int64_t last_sync_ms; /* ring clock; 0: never */
     uint64_t applied, refused[TRE_REFUSED_N], store_errors, watch_resets, heartbeats;
+    uint64_t writes, conflicts, forced, write_refused, repairs;
+    int write_blocked; /* the last round refused to write: logged once */
+
+    /* Writer, under aux_mu: the last plaintext it trusted (secret). */
+    char *last_text;
+    size_t last_len;
+    uint64_t last_serial;
 };
+
+/* Wipe and drop the writer's copy of the last trusted plaintext. */
+void tre_forget_text(tr_sync *s);
+
+/* A stored document opened under one of our KEKs, its header authentic and
+ * matching the key file inside (apply.c). On failure *reason is a
+ * TRE_REFUSED_* and detail says why (never a secret). *text is the whole
+ * plaintext (key file and writer's section), malloc'd: wipe and free it. */
+int tre_open_document(tr_sync *s, const uint8_t *doc, size_t len, struct tre_sealed_header *h,
+                      char **text, size_t *text_len, int *reason, char *detail,
+                      size_t detail_cap);
+
+/* One writer round (writer.c): read, plan, write with compare-and-swap,
+ * re-planning after a lost race. Schedules the next round. */
+int tre_write_round(tr_sync *s);
 
 /* One log line (never a secret) through the sink. */
 void tre_log(const tr_sync *s, int32_t level, const char *fmt, ...)
@@ -76,6 +104,18 @@ int tre_apply_document(tr_sync *s, const uint8_t *doc, size_t len);
 
 /* Write this node's heartbeat (report.c). */
 int tre_heartbeat(tr_sync *s);
+
+/* Text built into a caller's buffer: appends until one does not fit, then
+ * sets overflow and appends nothing more (report.c). */
+struct tre_text {
+    char *buf;
+    size_t cap, len;
+    int overflow;
+};
+void tre_put(struct tre_text *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The heartbeats of the cluster through st (report.c). */
+int tre_list_nodes(tr_sync *s, struct tre_store *st, tr_sync_node_fn fn, void *arg);
 
 /* The auxiliary store for publish and listing, created on first use; call
  * with aux_mu held. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "redis_int.h"
+#include "secret_file.h"
 #include "secure.h"
 
 #define BUDGET_DEFAULT_MS 5u
@@ -52,7 +53,7 @@ int tr_redis_new(tr_redis **out, const char *url, const char *password_file,
     rc = tri_redis_url_parse(url, &r->url);
     if (rc == 0 && password_file != NULL) {
         /* One byte spare: the password is sent from a NUL-terminated view. */
-        rc = tri_redis_read_secret(password_file, r->password, sizeof(r->password) - 1,
+        rc = tri_read_secret_file(password_file, r->password, sizeof(r->password) - 1,
                                    &r->password_len);
         while (rc == 0 && r->password_len > 0 &&
                (r->password[r->password_len - 1] == '\n' ||
@@ -62,7 +63,7 @@ int tr_redis_new(tr_redis **out, const char *url, const char *password_file,
             rc = TR_E_INVAL;
     }
     if (rc == 0)
-        rc = tri_redis_read_secret(hash_key_file, r->hash_key, sizeof(r->hash_key),
+        rc = tri_read_secret_file(hash_key_file, r->hash_key, sizeof(r->hash_key),
                                    &r->hash_key_len);
     if (rc == 0 && r->hash_key_len < TRI_REDIS_HASH_KEY_MIN)
         rc = TR_E_INVAL;

@@ -33,9 +33,6 @@ struct tri_redis_url {
  * anything else, a password included. */
 int tri_redis_url_parse(const char *url, struct tri_redis_url *out);
 
-/* Read a secret file (mode not open to group or others) into buf, up to
- * cap bytes: TR_E_IO, TR_E_KEYFILE_MODE, TR_E_INVAL (empty or too long). */
-int tri_redis_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len);
 
 enum tri_slot_state { SLOT_DOWN, SLOT_IDLE, SLOT_BUSY };
 

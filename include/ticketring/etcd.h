@@ -60,7 +60,8 @@ TR_EXPORT int tr_sync_set_node_id(tr_sync *sync, const char *node_id);
 TR_EXPORT int tr_sync_set_kek_file(tr_sync *sync, const char *path);
 /* etcd authentication: a user name and a file holding its password
  * (trailing newline ignored), or a file holding a token. Read here; never
- * logged. */
+ * logged. The file must be private (mode 0600 or stricter, else
+ * TR_E_KEYFILE_MODE), like the KEK file. */
 TR_EXPORT int tr_sync_set_password_file(tr_sync *sync, const char *user,
                                         const char *password_path);
 TR_EXPORT int tr_sync_set_token_file(tr_sync *sync, const char *path);
@@ -73,6 +74,28 @@ TR_EXPORT int tr_sync_set_local_file(tr_sync *sync, const char *path);
  * of it) and request timeout (100..60000 ms; default 2000). */
 TR_EXPORT int tr_sync_set_intervals(tr_sync *sync, uint32_t poll_ms, uint32_t heartbeat_ttl_s,
                                     uint32_t timeout_ms);
+/* What this follower does (a mask): TR_SYNC_ROLE_READER follows the
+ * document into the ring and writes heartbeats (a serving node; the
+ * default); TR_SYNC_ROLE_WRITER also plans and writes the schedule (see
+ * tr_sync_set_schedule). A writer without the reader role (a rotation
+ * daemon) writes no heartbeat, so it never holds an activation back.
+ * TR_E_INVAL for 0 or unknown bits. */
+#define TR_SYNC_ROLE_READER 1u
+#define TR_SYNC_ROLE_WRITER 2u
+TR_EXPORT int tr_sync_set_role(tr_sync *sync, uint32_t roles);
+/* The writer's schedule (docs/etcd.md, "Rotation"): a new key is added
+ * pending (every node decrypts with it) and dated only once every live
+ * heartbeat reports the serial that added it and lead_s has passed, at
+ * the earliest one period after the newest key's activation; after
+ * max_wait_s (>= lead_s) it is dated anyway, counted as a forced
+ * activation naming the lagging nodes. Keys are dropped once their
+ * successor has been active for lifetime_s + skew_s; `ahead` keys
+ * (1..8) are kept pending or dated in the future. period_s 1..31536000,
+ * lead_s 0..86400, max_wait_s lead_s..604800, lifetime_s 1..604800,
+ * skew_s 0..3600. Defaults: 3600, 120, 360, 86400, 60, 1. */
+TR_EXPORT int tr_sync_set_schedule(tr_sync *sync, uint32_t period_s, uint32_t lead_s,
+                                   uint32_t max_wait_s, uint32_t lifetime_s, uint32_t skew_s,
+                                   uint32_t ahead);
 /* Log sink for state changes and refusals (one line each, never a secret;
  * called from the follower's thread, and from the thread calling
  * tr_sync_publish or tr_sync_nodes). Default: none. */
@@ -111,6 +134,12 @@ typedef struct tr_sync_status {
     uint64_t watch_resets;      /* watches canceled (compaction) or broken */
     uint64_t heartbeats;        /* heartbeats written */
     char fingerprint[TR_FINGERPRINT_HEX + 1]; /* the ring's, as of the status */
+    /* since 0.5.0, the writer role: */
+    uint64_t writes;            /* documents this writer stored */
+    uint64_t conflicts;         /* compare-and-swaps lost to another writer (re-planned) */
+    uint64_t forced;            /* activations this writer forced (nodes lagging) */
+    uint64_t write_refused;     /* rounds that found a document it must not write over */
+    uint64_t repairs;           /* spoiled documents (deleted, tampered, rolled back) rewritten */
 } tr_sync_status;
 
 /* Copy the follower's status (out->size set by the caller; fields beyond it
@@ -130,6 +159,21 @@ TR_EXPORT int tr_sync_metrics(tr_sync *sync, char *buf, size_t cap, size_t *len)
  * its own connection, so it may run next to a started follower (calls to
  * it and to tr_sync_nodes are serialized). The caller wipes text. */
 TR_EXPORT int tr_sync_publish(tr_sync *sync, const char *text, size_t len);
+
+/* Writer: mark the key named `name` revoked in the stored document (an
+ * emergency: the key leaked). Every node stops encrypting and decrypting
+ * with it as soon as it applies the document; a writer then dates the next
+ * key without waiting for its period. TR_E_KEY_NOT_FOUND when the document
+ * holds no such key, TR_E_CONFLICT when other writers kept winning, errors
+ * as tr_sync_publish otherwise. Blocks for a few request timeouts at most.
+ * Thread-safe. */
+TR_EXPORT int tr_sync_revoke(tr_sync *sync, const uint8_t name[TR_KEY_NAME_BYTES]);
+/* The stored document's schedule for people (opened with the KEK): one
+ * line per key (name, activation or pending, revoked, the serial that
+ * added it) and the forced activations (count, the last one's key and
+ * lagging nodes). Never a secret. *len bytes written, NUL-terminated;
+ * TR_E_BUFFER_TOO_SMALL when it does not fit. Thread-safe. */
+TR_EXPORT int tr_sync_describe(tr_sync *sync, char *buf, size_t cap, size_t *len);
 
 /* One heartbeat per live node: id, fingerprint, serial, sync age when
  * written and the time written (ms since the epoch). Returning non-zero

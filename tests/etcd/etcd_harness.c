@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "etcd_harness.h"
+#include "store.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,14 +24,14 @@ extern char **environ;
 #define START_DEADLINE_MS 15000
 #define STOP_DEADLINE_MS 5000
 
-static long long now_ms(void)
+long long eh_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void nap(long ms)
+void eh_nap(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -150,8 +152,8 @@ int eh_start(struct etcd_proc *e)
         }
     }
     e->pid = pid;
-    deadline = now_ms() + START_DEADLINE_MS;
-    while (now_ms() < deadline) {
+    deadline = eh_mono_ms() + START_DEADLINE_MS;
+    while (eh_mono_ms() < deadline) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             e->pid = 0;
@@ -160,7 +162,7 @@ int eh_start(struct etcd_proc *e)
         }
         if (healthy(e->client_port))
             return 0;
-        nap(20);
+        eh_nap(20);
     }
     eh_stop(e);
     return -1;
@@ -173,17 +175,17 @@ void eh_stop(struct etcd_proc *e)
     if (e->pid <= 0)
         return;
     kill(e->pid, SIGTERM);
-    deadline = now_ms() + STOP_DEADLINE_MS;
+    deadline = eh_mono_ms() + STOP_DEADLINE_MS;
     for (;;) {
         pid_t r = waitpid(e->pid, NULL, WNOHANG);
         if (r == e->pid || (r < 0 && errno == ECHILD))
             break;
-        if (now_ms() >= deadline) {
+        if (eh_mono_ms() >= deadline) {
             kill(e->pid, SIGKILL);
             waitpid(e->pid, NULL, 0);
             break;
         }
-        nap(10);
+        eh_nap(10);
     }
     e->pid = 0;
 }
@@ -207,4 +209,84 @@ void eh_destroy(struct etcd_proc *e)
 void eh_url(const struct etcd_proc *e, const char *prefix, char *out, size_t cap)
 {
     snprintf(out, cap, "etcd://127.0.0.1:%u%s", e->client_port, prefix);
+}
+
+struct tre_store *eh_raw_store(const struct etcd_proc *e)
+{
+    struct tre_store *st = NULL;
+    if (tre_etcd_new(&st, "127.0.0.1", e->client_port, NULL, 2000, NULL) != 0)
+        return NULL;
+    return st;
+}
+
+int eh_raw_put(const struct etcd_proc *e, const char *key, const uint8_t *val, size_t len)
+{
+    struct tre_store *st = eh_raw_store(e);
+    uint8_t *old = NULL;
+    size_t ol = 0;
+    int64_t mod = 0, rev = 0;
+    int rc = st != NULL ? st->ops->get(st, key, &old, &ol, &mod, &rev) : -1;
+
+    free(old);
+    if (rc == 0)
+        rc = st->ops->cas(st, key, val, len, mod, NULL);
+    if (st != NULL)
+        st->ops->free(st);
+    return rc;
+}
+
+uint8_t *eh_raw_get(const struct etcd_proc *e, const char *key, size_t *len)
+{
+    struct tre_store *st = eh_raw_store(e);
+    uint8_t *val = NULL;
+    int64_t mod = 0, rev = 0;
+
+    *len = 0;
+    if (st == NULL)
+        return NULL;
+    if (st->ops->get(st, key, &val, len, &mod, &rev) != 0)
+        val = NULL;
+    st->ops->free(st);
+    return val;
+}
+
+/* ---- log capture ---------------------------------------------------------- */
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 17];
+
+void eh_log(int32_t level, const char *msg, void *arg)
+{
+    (void)level;
+    (void)arg;
+    pthread_mutex_lock(&log_mu);
+    if (strlen(log_text) + strlen(msg) + 2 < sizeof log_text) {
+        strcat(log_text, msg);
+        strcat(log_text, "\n");
+    }
+    pthread_mutex_unlock(&log_mu);
+}
+
+void eh_log_reset(void)
+{
+    pthread_mutex_lock(&log_mu);
+    log_text[0] = '\0';
+    pthread_mutex_unlock(&log_mu);
+}
+
+int eh_log_count(const char *needle)
+{
+    int n = 0;
+    pthread_mutex_lock(&log_mu);
+    for (const char *p = log_text; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    pthread_mutex_unlock(&log_mu);
+    return n;
+}
+
+void eh_log_print(FILE *f)
+{
+    pthread_mutex_lock(&log_mu);
+    fputs(log_text, f);
+    pthread_mutex_unlock(&log_mu);
 }

@@ -16,6 +16,8 @@ int trk_cmd_revoke(int argc, char **argv);
 int trk_cmd_kek(int argc, char **argv);
 int trk_cmd_publish(int argc, char **argv);
 int trk_cmd_status(int argc, char **argv);
+int trk_cmd_daemon(int argc, char **argv);
+int trk_cmd_revoke_store(int argc, char **argv);
 #endif
 
 #endif

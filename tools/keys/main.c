@@ -44,8 +44,12 @@ static const char usage_main[] =
     "                 write a new key-encryption key for sealed key-set documents\n"
     "  publish FILE --store URL --kek KEKFILE\n"
     "                 seal FILE into the key store (etcd://host:port/prefix)\n"
-    "  status --store URL --cluster ID\n"
+    "  status --store URL --cluster ID [--kek KEKFILE]\n"
     "                 each node's fingerprint, serial and sync age, from its heartbeat\n"
+    "  daemon --store URL --kek KEKFILE --cluster ID --period S --lifetime S\n"
+    "                 rotate the keys in the store in two phases (run two for availability)\n"
+    "  revoke NAME --store URL --kek KEKFILE --cluster ID\n"
+    "                 revoke a leaked key in the store\n"
 #endif
     "\n"
     "Run '" PROG " COMMAND --help' for a command's options.\n"
@@ -62,7 +66,7 @@ static const struct {
     {"revoke", trk_cmd_revoke},
 #ifdef TRK_HAVE_ETCD
     {"kek", trk_cmd_kek},                 {"publish", trk_cmd_publish},
-    {"status", trk_cmd_status},
+    {"status", trk_cmd_status},           {"daemon", trk_cmd_daemon},
 #endif
 };
 

@@ -9,6 +9,9 @@
 
 static const char usage_revoke[] =
     "usage: " PROG " revoke FILE NAME\n"
+#ifdef TRK_HAVE_ETCD
+    "       " PROG " revoke NAME --store URL --kek KEKFILE --cluster ID (see --store --help)\n"
+#endif
     "\n"
     "Mark the key named NAME (32 hex digits, as 'inspect' lists it) revoked in\n"
     "FILE: once the file reaches them, nodes neither encrypt nor decrypt with it\n"
@@ -16,27 +19,6 @@ static const char usage_revoke[] =
     "is not undone by a later copy. If it was the encrypt key, the previous key\n"
     "encrypts again: run 'rotate' (or 'generate') for a fresh one. Written\n"
     "atomically with the next serial.\n";
-
-static int parse_name(const char *hex, uint8_t name[TR_KEY_NAME_BYTES])
-{
-    if (strlen(hex) != 2 * TR_KEY_NAME_BYTES)
-        return -1;
-    for (size_t i = 0; i < TR_KEY_NAME_BYTES; i++) {
-        unsigned v = 0;
-        for (int j = 0; j < 2; j++) {
-            char c = hex[2 * i + (size_t)j];
-            v <<= 4;
-            if (c >= '0' && c <= '9')
-                v |= (unsigned)(c - '0');
-            else if (c >= 'a' && c <= 'f')
-                v |= (unsigned)(c - 'a' + 10);
-            else
-                return -1;
-        }
-        name[i] = (uint8_t)v;
-    }
-    return 0;
-}
 
 int trk_cmd_revoke(int argc, char **argv)
 {
@@ -46,10 +28,16 @@ int trk_cmd_revoke(int argc, char **argv)
     tr_ring *ring = NULL;
     int rc;
 
+#ifdef TRK_HAVE_ETCD
+    /* revoke NAME --store URL ...: the same emergency through the store. */
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--store") == 0 || strncmp(argv[i], "--store=", 8) == 0)
+            return trk_cmd_revoke_store(argc, argv);
+#endif
     rc = trk_begin(argc, argv, &a, 2, usage_revoke, 2, "revoke: FILE and NAME are required");
     if (rc != TRK_GO_ON)
         return rc;
-    if (parse_name(a.pos[1], name) != 0)
+    if (trk_parse_key_name(a.pos[1], name) != 0)
         return trk_usage_error("revoke: NAME must be 32 lowercase hex digits", NULL);
     if (trk_new_ring(&ring) != 0)
         return 1;

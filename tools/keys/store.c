@@ -19,6 +19,7 @@
 #include <ticketring/etcd.h>
 
 #include "commands.h"
+#include "store.h"
 #include "util.h"
 
 #define KEK_BYTES 32
@@ -42,12 +43,15 @@ static const char usage_publish[] =
     "than FILE's (run 'rotate' on FILE first) or when another writer won.\n";
 
 static const char usage_status[] =
-    "usage: " PROG " status --store URL --cluster ID\n"
+    "usage: " PROG " status --store URL --cluster ID [--kek KEKFILE]\n"
     "                  [--user NAME --password-file F | --token-file F]\n"
     "\n"
     "List the live nodes of cluster ID from their heartbeats: node id,\n"
     "fingerprint, serial, sync age and state (in_sync: the highest serial seen;\n"
-    "lagging: a lower one; drifted: the same serial with another fingerprint).\n";
+    "lagging: a lower one; drifted: the same serial with another fingerprint).\n"
+    "With --kek, also open the stored document and show its schedule: each key's\n"
+    "activation (or pending), role now, the serial that added it, and the forced\n"
+    "activations (how many; the last one's key and lagging nodes).\n";
 
 int trk_cmd_kek(int argc, char **argv)
 {
@@ -102,29 +106,28 @@ int trk_cmd_kek(int argc, char **argv)
  * (it says more than the code's name). */
 static char last_error[320];
 
-static void keep_error(int32_t level, const char *msg, void *arg)
+void trk_keep_error(int32_t level, const char *msg, void *arg)
 {
     (void)arg;
     if (level == TR_LOG_ERROR)
         snprintf(last_error, sizeof last_error, "%s", msg);
 }
 
-static int store_fail(const char *what, int rc)
+int trk_store_fail(const char *what, int rc)
 {
     if (last_error[0] != '\0')
         return trk_fail(1, what, last_error, NULL);
     return trk_fail(1, what, tr_strerror(rc), NULL);
 }
 
-/* A follower object used as a client: URL, credentials. */
-static int open_store(tr_sync **out, tr_ring *ring, const char *url, const char *user,
+int trk_open_store(tr_sync **out, tr_ring *ring, const char *url, const char *user,
                       const char *pw_file, const char *token_file)
 {
     int rc = tr_sync_new(out, ring, url);
 
     if (rc != 0)
         return trk_fail(1, url, ": not a key store URL (etcd://host:port/prefix)", NULL);
-    tr_sync_set_log(*out, keep_error, NULL);
+    tr_sync_set_log(*out, trk_keep_error, NULL);
     if ((user != NULL) != (pw_file != NULL))
         rc = trk_usage_error("--user and --password-file go together", NULL);
     else if (pw_file != NULL && token_file != NULL)
@@ -186,7 +189,7 @@ int trk_cmd_publish(int argc, char **argv)
         tr_ring_free(ring);
         return 1;
     }
-    rc = open_store(&sync, ring, opts[0].value, opts[2].value, opts[3].value, opts[4].value);
+    rc = trk_open_store(&sync, ring, opts[0].value, opts[2].value, opts[3].value, opts[4].value);
     if (rc == 0) {
         int krc = tr_sync_set_kek_file(sync, opts[1].value);
         if (krc != 0)
@@ -197,7 +200,7 @@ int trk_cmd_publish(int argc, char **argv)
     if (rc == 0) {
         int prc = tr_sync_publish(sync, text, len);
         if (prc != 0)
-            rc = store_fail("publish: ", prc);
+            rc = trk_store_fail("publish: ", prc);
     }
     if (text != NULL) {
         explicit_bzero(text, len);
@@ -250,8 +253,8 @@ int trk_cmd_status(int argc, char **argv)
 {
     struct trk_opt opts[] = {{"--store", 1, NULL},         {"--cluster", 1, NULL},
                              {"--user", 1, NULL},          {"--password-file", 1, NULL},
-                             {"--token-file", 1, NULL}};
-    struct trk_args a = {opts, 5, {NULL}, 0, 0};
+                             {"--token-file", 1, NULL},    {"--kek", 1, NULL}};
+    struct trk_args a = {opts, 6, {NULL}, 0, 0};
     struct rows rs = {NULL, 0, 0};
     tr_ring *ring = NULL;
     tr_sync *sync = NULL;
@@ -271,11 +274,16 @@ int trk_cmd_status(int argc, char **argv)
         return trk_usage_error("status: --cluster must be 1..64 characters of A-Z a-z 0-9 . _ -",
                                NULL);
     }
-    rc = open_store(&sync, ring, opts[0].value, opts[2].value, opts[3].value, opts[4].value);
+    rc = trk_open_store(&sync, ring, opts[0].value, opts[2].value, opts[3].value, opts[4].value);
+    if (rc == 0 && opts[5].value != NULL) {
+        int krc = tr_sync_set_kek_file(sync, opts[5].value);
+        if (krc != 0)
+            rc = trk_fail(1, opts[5].value, ": ", tr_strerror(krc));
+    }
     if (rc == 0) {
         int lrc = tr_sync_nodes(sync, collect, &rs);
         if (lrc != 0)
-            rc = store_fail("status: ", lrc);
+            rc = trk_store_fail("status: ", lrc);
     }
     if (rc == 0) {
         for (size_t i = 0; i < rs.n; i++)
@@ -294,6 +302,15 @@ int trk_cmd_status(int argc, char **argv)
                    r->age_ms, state);
         }
         printf("%zu node(s)\n", rs.n);
+    }
+    if (rc == 0 && opts[5].value != NULL) {
+        char text[16384];
+        size_t len = 0;
+        int drc = tr_sync_describe(sync, text, sizeof text, &len);
+        if (drc != 0)
+            rc = trk_store_fail("status: ", drc);
+        else
+            fwrite(text, 1, len, stdout);
     }
     free(rs.r);
     tr_sync_free(sync);

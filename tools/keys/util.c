@@ -233,3 +233,24 @@ int trk_begin(int argc, char **argv, struct trk_args *a, size_t max_pos, const c
         return trk_usage_error(missing, NULL);
     return TRK_GO_ON;
 }
+
+int trk_parse_key_name(const char *hex, uint8_t name[TR_KEY_NAME_BYTES])
+{
+    if (strlen(hex) != 2 * TR_KEY_NAME_BYTES)
+        return -1;
+    for (size_t i = 0; i < TR_KEY_NAME_BYTES; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = hex[2 * i + (size_t)j];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= (unsigned)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= (unsigned)(c - 'a' + 10);
+            else
+                return -1;
+        }
+        name[i] = (uint8_t)v;
+    }
+    return 0;
+}

@@ -57,6 +57,8 @@ int trk_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_
 /* --lifetime, --skew and --now as the ring takes them; a NULL value leaves
  * *out as it is. Returns 0 or EXIT_USAGE. */
 int trk_parse_lifetime(const char *value, int64_t *out);
+/* A key name as 'inspect' prints it (32 lowercase hex digits); 0 or -1. */
+int trk_parse_key_name(const char *hex, uint8_t name[TR_KEY_NAME_BYTES]);
 int trk_parse_skew(const char *value, int64_t *out);
 int trk_parse_now(const char *value, int64_t *out);
 

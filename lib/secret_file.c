@@ -1,20 +1,22 @@
 /*
- * The password and the hash key come from files, so they never appear in a
- * URL, a command line or the environment. A file others can read is
- * refused: whoever reads the hash key can test guesses of a ClientHello
- * random against the keys in Redis (harmless, as randoms are unguessable,
- * but the key is fleet-wide), and whoever reads the password can write
- * replay entries, which refuses early data fleet-wide.
+ * Secrets the optional modules take from files (Redis's password and hash
+ * key, etcd's key-encryption key, password and token), so they never appear
+ * in a URL, a command line or the environment. One reader for all of them:
+ * the mode is checked on the descriptor read (not on whatever the path
+ * names later), a file others may read or write is refused, and whatever
+ * was read is wiped on any failure.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "redis_int.h"
+#include "secret_file.h"
 #include "secure.h"
 
-int tri_redis_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)
+#include <ticketring/ticketring.h>
+
+int tri_read_secret_file(const char *path, uint8_t *buf, size_t cap, size_t *len)
 {
     struct stat st;
     size_t n = 0;
