@@ -23,6 +23,7 @@
 #define SECRET_FILE_MAX 4096
 #define MIN_WAIT_MS 10
 #define WATCH_RETRY_MS 1000
+#define DOWN_RETRY_MS 2000
 
 void tre_log(const tr_sync *s, int32_t level, const char *fmt, ...)
 {
@@ -432,6 +433,17 @@ static uint32_t jittered(tr_sync *s)
     return s->poll_ms - (uint32_t)(next_rand(s) % (s->poll_ms / 4 + 1));
 }
 
+/* When to read next: a poll interval, but while the store is unreachable
+ * every DOWN_RETRY_MS at most, so a node catches up within seconds of the
+ * store coming back, not a whole poll later. */
+static int64_t next_read_at(tr_sync *s)
+{
+    uint32_t ms = jittered(s);
+    if (s->state == TR_SYNC_UNREACHABLE && ms > DOWN_RETRY_MS)
+        ms = DOWN_RETRY_MS - (uint32_t)(next_rand(s) % (DOWN_RETRY_MS / 4));
+    return tre_mono_ms() + ms;
+}
+
 /* One read: the document, applied when it changed since the last one. */
 static int read_round(tr_sync *s)
 {
@@ -557,7 +569,7 @@ static void *follow(void *arg)
             break;
         if (rc == 1 || tre_mono_ms() >= next_poll) {
             read_round(s);
-            next_poll = tre_mono_ms() + jittered(s);
+            next_poll = next_read_at(s);
             heartbeat_if_due(s);
             write_if_due(s, 1);
         }
@@ -668,7 +680,8 @@ int tr_sync_step(tr_sync *s, uint32_t *next_ms)
     write_if_due(s, 1);
     if (next_ms != NULL) {
         int64_t now = tre_mono_ms(), hb = s->next_hb_ms - now, wr = s->next_write_ms - now;
-        uint32_t poll = jittered(s);
+        int64_t next = next_read_at(s) - now;
+        uint32_t poll = next > 0 ? (uint32_t)next : 0;
         *next_ms = poll;
         if (hb > 0 && hb < (int64_t)*next_ms)
             *next_ms = (uint32_t)hb;

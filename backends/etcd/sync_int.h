@@ -70,6 +70,7 @@ struct tr_sync {
     uint64_t applied, refused[TRE_REFUSED_N], store_errors, watch_resets, heartbeats;
     uint64_t writes, conflicts, forced, write_refused, repairs;
     int write_blocked; /* the last round refused to write: logged once */
+    int write_failing; /* under aux_mu: the last round's write hit a store error */
 
     /* Writer, under aux_mu: the last plaintext it trusted (secret). */
     char *last_text;

@@ -267,10 +267,11 @@ static int rebuild_records(tr_ring *scratch, const struct tre_plan_doc *was, uin
     return 0;
 }
 
-/* The new plaintext (key file with serial + 1, then the writer's section),
+/* The new plaintext (key file with serial + 1, then the writer's section)
+ * into *plain (TEXT_MAX bytes, malloc'd, secret: the caller wipes it) and
  * sealed into a malloc'd document; *serial_out the serial it carries. */
-static int seal_round(tr_sync *s, struct round *r, int64_t now, uint8_t **doc, size_t *doc_len,
-                      uint64_t *serial_out)
+static int seal_round(tr_sync *s, struct round *r, int64_t now, char **plain, size_t *plain_len,
+                      uint8_t **doc, size_t *doc_len, uint64_t *serial_out)
 {
     struct tre_plan_doc next;
     char *text = malloc(TEXT_MAX), cluster[TRE_ID_MAX + 1];
@@ -278,6 +279,8 @@ static int seal_round(tr_sync *s, struct round *r, int64_t now, uint8_t **doc, s
     uint64_t serial = 0;
     int rc;
 
+    *plain = text;
+    *plain_len = 0;
     if (text == NULL)
         return TR_E_NOMEM;
     rc = tr_ring_save_buffer(r->scratch, text, 65536, &len);
@@ -289,8 +292,7 @@ static int seal_round(tr_sync *s, struct round *r, int64_t now, uint8_t **doc, s
         rc = tre_plan_format(&next, text + len, TEXT_MAX - len, &sec);
     if (rc == 0)
         rc = tre_seal(&s->kek[0], s->cluster, serial, text, len + sec, doc, doc_len);
-    tri_wipe(text, TEXT_MAX);
-    free(text);
+    *plain_len = len + sec;
     *serial_out = serial;
     return rc;
 }
@@ -311,24 +313,32 @@ static int write_with(tr_sync *s, change_fn fn, void *arg, int writing, uint64_t
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
         struct actions a;
         uint8_t *doc = NULL;
-        size_t doc_len = 0;
+        char *plain = NULL;
+        size_t doc_len = 0, plain_len = 0;
         uint64_t serial = 0;
         int64_t now = tre_now_ms(s) / 1000, new_rev = 0;
 
         memset(&a, 0, sizeof a);
         round_clear(&r);
         rc = read_document(s, st, &r);
+        if (rc == 0 && r.repair)
+            act(&a, "repaired the stored document");
         if (rc == 0)
             rc = fn(s, r.scratch, &r.pd, now, &a, arg);
-        if (rc == 0 && r.repair && writing) {
-            act(&a, "repaired the stored document");
-            rc = 1;
-        }
+        if (rc == 0 && r.repair)
+            rc = 1; /* written even when the plan changes nothing */
         if (rc <= 0)
             break;
-        rc = seal_round(s, &r, now, &doc, &doc_len, &serial);
+        rc = seal_round(s, &r, now, &plain, &plain_len, &doc, &doc_len, &serial);
         if (rc == 0)
             rc = st->ops->cas(st, s->key_doc, doc, doc_len, r.mod_rev, &new_rev);
+        /* What this writer stored is what it repairs a spoiled store with. */
+        if (rc == 0)
+            remember(s, plain, plain_len, serial);
+        if (plain != NULL) {
+            tri_wipe(plain, TEXT_MAX);
+            free(plain);
+        }
         free(doc);
         if (rc == TR_E_CONFLICT) {
             pthread_mutex_lock(&s->mu);
@@ -351,11 +361,20 @@ static int write_with(tr_sync *s, change_fn fn, void *arg, int writing, uint64_t
         break;
     }
     round_clear(&r);
-    if (rc == TR_E_STORE || rc == TR_E_CONFLICT) {
-        pthread_mutex_lock(&s->mu);
-        if (rc == TR_E_STORE)
+    if (writing && (rc == TR_E_STORE || (rc == 0 && s->write_failing))) {
+        /* Once per episode: a store without a quorum fails every round. */
+        int was = s->write_failing;
+        s->write_failing = rc == TR_E_STORE;
+        if (rc == TR_E_STORE) {
+            pthread_mutex_lock(&s->mu);
             s->store_errors++;
-        pthread_mutex_unlock(&s->mu);
+            pthread_mutex_unlock(&s->mu);
+        }
+        if (!was && rc != 0)
+            tre_log(s, TR_LOG_WARN, "writer: the store takes no writes (%s): waiting",
+                    tr_strerror(rc));
+        else if (was && rc == 0)
+            tre_log(s, TR_LOG_INFO, "writer: the store takes writes again");
     }
     return rc;
 }

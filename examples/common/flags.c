@@ -36,7 +36,10 @@ static const char usage_source[] =
     "  --kek FILE           the key-encryption key file opening that document\n"
     "                       (mode 0600); with --keys-source\n"
     "  --cluster ID         the cluster to follow, when --keys does not name it;\n"
-    "                       with --keys-source\n";
+    "                       with --keys-source\n"
+    "  --keys-heartbeat S   this node's heartbeat lease in etcd, 2..3600 seconds\n"
+    "                       (default 10): a node silent that long no longer holds\n"
+    "                       a rotation back; with --keys-source\n";
 static const char usage_rest[] =
     "  --node-id NAME       this node's name in tickets and answers, 1..64 of\n"
     "                       A-Z a-z 0-9 . _ : - (default: the host name)\n"
@@ -138,14 +141,14 @@ static void default_node_id(char *out)
 enum opt_id { O_LISTEN, O_CERT, O_KEY, O_KEYS, O_NODE, O_ALPN, O_LIFETIME, O_THREADS,
               O_MAXCONNS, O_IDLE, O_EARLY, O_REPLAY_CAP, O_REPLAY_WINDOW, O_STORE,
               O_STORE_PASSWORD, O_STORE_KEY, O_STORE_SKEW, O_STORE_BUDGET, O_SOURCE, O_KEK,
-              O_CLUSTER, O_HELP, O_COUNT };
+              O_CLUSTER, O_HEARTBEAT, O_HELP, O_COUNT };
 
 static const char *const opt_names[O_COUNT] = {
     "--listen", "--cert", "--key", "--keys", "--node-id", "--alpn", "--lifetime",
     "--threads", "--max-conns", "--idle-timeout", "--early-data", "--replay-capacity",
     "--replay-window-ms", "--replay-store", "--replay-store-password", "--replay-store-key",
     "--replay-skew-ms", "--replay-store-budget-ms", "--keys-source", "--kek", "--cluster",
-    "--help",
+    "--keys-heartbeat", "--help",
 };
 
 /* The 0-RTT options: refused as a whole by a backend without early data. */
@@ -186,6 +189,7 @@ static int set_option(struct flags *f, enum opt_id id, const char *v)
     case O_SOURCE: f->keys_source = v; return FLAGS_OK;
     case O_KEK: f->kek = v; return FLAGS_OK;
     case O_CLUSTER: f->cluster = v; return FLAGS_OK;
+    case O_HEARTBEAT: return parse_u32(name, v, 2, 3600, &f->keys_heartbeat_s);
     case O_STORE_PASSWORD: f->replay_store_password = v; return FLAGS_OK;
     case O_STORE_KEY: f->replay_store_key = v; return FLAGS_OK;
     case O_STORE_SKEW: return parse_u32(name, v, 0, 60000, &f->replay_skew_ms);
@@ -271,6 +275,8 @@ int flags_parse(struct flags *f, int argc, char **argv)
         return usage_error("--kek needs --keys-source", NULL);
     if ((seen & (1u << O_CLUSTER)) && f->keys_source == NULL)
         return usage_error("--cluster needs --keys-source", NULL);
+    if ((seen & (1u << O_HEARTBEAT)) && f->keys_source == NULL)
+        return usage_error("--keys-heartbeat needs --keys-source", NULL);
     if (!(seen & (1u << O_EARLY)) && (seen & (1u << O_REPLAY_CAP)))
         return usage_error("--replay-capacity needs --early-data", NULL);
     if (!(seen & (1u << O_EARLY)) && (seen & (1u << O_REPLAY_WINDOW)))

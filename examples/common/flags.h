@@ -14,6 +14,7 @@ struct flags {
     const char *keys_source; /* etcd://HOST:PORT/PREFIX: the key schedule's store */
     const char *kek;         /* the key-encryption key file of the sealed schedule */
     const char *cluster;     /* the cluster id to follow (else --keys names it) */
+    uint32_t keys_heartbeat_s; /* heartbeat lease TTL in the store; 0: the default */
     const char *alpn;    /* comma-separated, in order of preference */
     char node_id[NODE_ID_MAX + 1];
     uint32_t lifetime;     /* ticket lifetime in seconds; 0: the default */

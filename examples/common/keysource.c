@@ -30,6 +30,9 @@ int keysource_start(struct server *srv)
         rc = tr_sync_set_kek_file(s, f->kek);
     if (rc == 0 && f->keys != NULL)
         rc = tr_sync_set_local_file(s, f->keys);
+    /* The library's poll and request timeout, this lease. */
+    if (rc == 0 && f->keys_heartbeat_s != 0)
+        rc = tr_sync_set_intervals(s, 30000, f->keys_heartbeat_s, 2000);
     if (rc == 0)
         rc = tr_sync_start(s);
     if (rc != 0) {

@@ -70,7 +70,7 @@ TR_EXPORT int tr_sync_set_token_file(tr_sync *sync, const char *path);
  * newer documents replace it. */
 TR_EXPORT int tr_sync_set_local_file(tr_sync *sync, const char *path);
 /* Poll interval (100..3600000 ms, jittered by up to a quarter; default
- * 30000), heartbeat lease TTL (2..3600 s; default 10; written every third
+ * 30000; while the store is unreachable, every 2 s at most), heartbeat lease TTL (2..3600 s; default 10; written every third
  * of it) and request timeout (100..60000 ms; default 2000). */
 TR_EXPORT int tr_sync_set_intervals(tr_sync *sync, uint32_t poll_ms, uint32_t heartbeat_ttl_s,
                                     uint32_t timeout_ms);
