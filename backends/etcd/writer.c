@@ -142,14 +142,18 @@ void tre_forget_text(tr_sync *s)
 /* The store lost or spoiled the document (deleted, tampered with, rolled
  * back, moved in from another cluster): every node refuses what is there
  * and keeps its keys, and the schedule would stop. Write the last document
- * this writer trusted again, as the next serial, when that is the schedule
- * its own ring holds; otherwise an operator republishes. */
+ * this writer trusted again, as the next serial, when it is at least as new
+ * as what its own follower holds (its follower may not have applied a
+ * document this writer read or wrote before the store was spoiled);
+ * otherwise an operator republishes. Should another writer hold a newer
+ * copy, nodes refuse this repair as a rollback and that writer repairs it
+ * in turn: the newest copy wins. */
 static int repair(tr_sync *s, struct round *r, uint64_t held, const char *why, char **text,
                   size_t *text_len)
 {
     char detail[320];
 
-    if (!r->writing || s->last_text == NULL || s->last_serial != held) {
+    if (!r->writing || s->last_text == NULL || s->last_serial < held) {
         snprintf(detail, sizeof detail, "%s, and this writer holds no copy of the schedule "
                  "its nodes follow", why);
         return blocked(s, r, TR_E_SEALED, detail);
@@ -164,7 +168,7 @@ static int repair(tr_sync *s, struct round *r, uint64_t held, const char *why, c
     s->repairs++;
     pthread_mutex_unlock(&s->mu);
     tre_log(s, TR_LOG_WARN, "writer: repairing %s (%s): writing the schedule of serial %" PRIu64
-            " again as the next serial", s->key_doc, why, held);
+            " again as the next serial", s->key_doc, why, s->last_serial);
     return 0;
 }
 
