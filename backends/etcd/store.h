@@ -41,6 +41,9 @@ struct tre_store_ops {
      * last heartbeat (an etcd lease kept alive, re-granted when lost). */
     int (*heartbeat)(struct tre_store *st, const char *key, const uint8_t *val, size_t len,
                      uint32_t ttl_s);
+    /* Withdraw the heartbeat at once (revoke its lease), so the fleet stops
+     * counting this node without waiting for the TTL. */
+    int (*leave)(struct tre_store *st);
     /* Every key under `prefix`, in key order. */
     int (*list)(struct tre_store *st, const char *prefix, tre_list_fn fn, void *arg);
     /* Close and free (credentials wiped). */

@@ -511,6 +511,24 @@ static int etcd_heartbeat(struct tre_store *st, const char *key, const uint8_t *
     return rc;
 }
 
+static int etcd_leave(struct tre_store *st)
+{
+    struct etcd *e = (struct etcd *)st;
+    json_object *req, *resp = NULL;
+    int rc;
+
+    if (e->lease == 0)
+        return 0;
+    if ((req = json_object_new_object()) == NULL)
+        return TR_E_NOMEM;
+    json_object_object_add(req, "ID", i64_string(e->lease));
+    rc = call(e, "/v3/lease/revoke", req, 0, &resp);
+    json_object_put(req);
+    json_object_put(resp);
+    e->lease = 0;
+    return rc;
+}
+
 static int etcd_list(struct tre_store *st, const char *prefix, tre_list_fn fn, void *arg)
 {
     struct etcd *e = (struct etcd *)st;
@@ -574,6 +592,7 @@ static const struct tre_store_ops etcd_ops = {
     .cas = etcd_cas,
     .wait = etcd_wait,
     .heartbeat = etcd_heartbeat,
+    .leave = etcd_leave,
     .list = etcd_list,
     .free = etcd_free,
 };

@@ -202,8 +202,14 @@ void tr_sync_free(tr_sync *s)
     }
     if (s->kind == TRE_SOURCE_FILE && s->thread_started)
         tr_ring_unwatch(s->ring);
-    if (s->store != NULL)
+    if (s->store != NULL) {
+        /* Leaving: writers stop waiting for this node now, not a TTL
+         * later. The stop flag would cut the request short. */
+        atomic_store(&s->stop, 0);
+        if ((s->roles & TR_SYNC_ROLE_READER) && s->heartbeats > 0)
+            s->store->ops->leave(s->store);
         s->store->ops->free(s->store);
+    }
     if (s->aux != NULL)
         s->aux->ops->free(s->aux);
     tre_forget_text(s);

@@ -46,8 +46,10 @@ typedef struct tr_sync tr_sync;
  * unknown scheme or a malformed URL. Thread-safe (distinct objects). */
 TR_EXPORT int tr_sync_new(tr_sync **out, tr_ring *ring, const char *source_url);
 /* Stop the thread (returns once it is gone: at most one request timeout),
- * delete nothing in the store (the heartbeat expires with its lease),
- * wipe the KEK and credentials and free. NULL is a no-op. */
+ * withdraw this node's heartbeat (its lease revoked: at most one more
+ * request timeout; writers stop waiting for the node at once), delete
+ * nothing else in the store, wipe the KEK and credentials and free. NULL
+ * is a no-op. */
 TR_EXPORT void tr_sync_free(tr_sync *sync);
 
 /* The node's id in heartbeats (1..64 characters of A-Z a-z 0-9 . _ -);

@@ -401,8 +401,9 @@ static void test_writer_repairs_spoiled_store(void **state)
 }
 
 /* The same fleet on threads and the real clock (ThreadSanitizer runs this
- * in suite 'concurrency'): two writers racing for every write, readers
- * following, status and metrics read from this thread meanwhile. Asserts
+ * in suite 'concurrency'): two writers racing for every write (one of them
+ * also a serving node), readers following, status and metrics read from
+ * this thread meanwhile. Asserts
  * invariants only: the deadline is for etcd, not a measurement. */
 static void test_threaded_writers(void **state)
 {
@@ -428,8 +429,13 @@ static void test_threaded_writers(void **state)
         assert_int_equal(tr_sync_set_kek_file(m->sync, kek), 0);
         assert_int_equal(tr_sync_set_log(m->sync, eh_log, NULL), 0);
         assert_int_equal(tr_sync_set_intervals(m->sync, 200, 3, 2000), 0);
-        assert_int_equal(tr_sync_set_role(m->sync, i < 2 ? TR_SYNC_ROLE_READER
-                                                         : TR_SYNC_ROLE_WRITER), 0);
+        /* writer1 is a serving node with the writer role too: it also
+         * heartbeats, and must acknowledge its own writes. */
+        assert_int_equal(tr_sync_set_role(m->sync, i < 2  ? TR_SYNC_ROLE_READER
+                                                   : i == 2 ? TR_SYNC_ROLE_READER |
+                                                                  TR_SYNC_ROLE_WRITER
+                                                            : TR_SYNC_ROLE_WRITER),
+                         0);
         assert_int_equal(tr_sync_set_schedule(m->sync, 1, 0, 3, 4, 1, 1), 0);
     }
     for (int i = 0; i < 2; i++)
@@ -472,10 +478,47 @@ static void test_threaded_writers(void **state)
      * other's tickets. */
     assert_int_equal(cross(node[0].ring, node[1].ring), 0);
     assert_int_equal(cross(node[1].ring, node[0].ring), 0);
+    assert_int_equal(cross(writer[0].ring, node[0].ring), 0);
     for (int i = 0; i < 2; i++) {
         tr_ring_free(writer[i].ring);
         tr_ring_free(node[i].ring);
     }
+}
+
+static int count_node(void *arg, const char *id, const char *fp, uint64_t serial, int64_t age,
+                      int64_t written)
+{
+    (void)id;
+    (void)fp;
+    (void)serial;
+    (void)age;
+    (void)written;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* A node that stops cleanly withdraws its heartbeat at once: writers no
+ * longer wait for it (nor force an activation naming it) for a TTL. */
+static void test_leaving_node_withdraws_heartbeat(void **state)
+{
+    struct fleet f;
+    int n = 0;
+    (void)state;
+
+    eh_log_reset();
+    clock_ms = (int64_t)time(NULL) * 1000;
+    fleet_init(&f);
+    step_all(&f, 0);
+    step_all(&f, 1);
+    assert_int_equal(tr_sync_nodes(f.writer[0].sync, count_node, &n), 0);
+    assert_int_equal(n, N_NODES);
+    tr_sync_free(f.node[2].sync);
+    f.node[2].sync = NULL;
+    f.node[2].frozen = 1; /* gone: step_all skips it */
+    n = 0;
+    assert_int_equal(tr_sync_nodes(f.writer[0].sync, count_node, &n), 0);
+    assert_int_equal(n, N_NODES - 1);
+    fleet_free(&f);
 }
 
 /* A reader cannot be given the writer's settings in a way that breaks it. */
@@ -534,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_revoke_through_store),
         cmocka_unit_test(test_writer_repairs_spoiled_store),
         cmocka_unit_test(test_threaded_writers),
+        cmocka_unit_test(test_leaving_node_withdraws_heartbeat),
     };
     if (!eh_available()) {
         printf("1..0 # SKIP no etcd binary on PATH (apt-get install etcd-server)\n");
