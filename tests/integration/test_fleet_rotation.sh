@@ -87,6 +87,11 @@ for n in n1 n2 n3; do start_openssl_node "$n" - "${SRC[@]}"; done
 ready() { tls_get "$1" tls1_3 - - /ready && grep -q '^HTTP/1\.1 200' "$T/last"; }
 for n in n1 n2 n3; do wait_for 30 "$n to hold the first key set" ready "$n"; done
 ok "writers w1 and w2 bootstrapped the schedule; n1, n2, n3 ready"
+# Activations decided before the last node's first heartbeat counted fewer
+# live nodes, rightly; the check below concerns those after it.
+sleep 1
+declare -A FROM=([w1]=$(wc -l <"$T/w1.err") [w2]=$(wc -l <"$T/w2.err"))
+later() { tail -n +"$((FROM[w1] + 1))" "$T/w1.err"; tail -n +"$((FROM[w2] + 1))" "$T/w2.err"; }
 
 mkdir "$T/rr"
 echo steady >"$T/rr/phase"
@@ -118,10 +123,10 @@ ok "steady: $(count ' activated key ') activations, $(count 'lost the race') los
 
 # ---- etcd stopped and restarted --------------------------------------------------------
 phase etcd-down
-before=$(serial_of n1)
 for n in 1 2 3; do stop_member "$n"; done
 unreachable() { [ "$(metric n1 'ticketring_sync_state{state="unreachable"}')" = 1 ]; }
 wait_for 30 "n1 to see etcd unreachable" unreachable
+before=$(serial_of n1) # a write in flight while etcd stopped has landed
 sleep "$PERIOD"
 [ "$(serial_of n1)" = "$before" ] || fail "a serial was applied while etcd was down"
 ready n1 || fail "n1 not ready while etcd is down (it holds keys)"
@@ -231,10 +236,10 @@ done | sort -u | awk '{ print $2 }' | sort | uniq -d | wc -l)
 logs | sed -n 's/.* activated key [0-9a-f]* at \([0-9]*\),.*/\1/p' | sort -n |
     awk -v p="$PERIOD" 'NR > 1 && $1 - prev < p { bad++ } { prev = $1 }
         END { exit bad > 0 }' || fail "two activations less than a period apart"
-logs | grep 'activated key' | grep -v FORCED | grep -vq 'held by all 3 live nodes' &&
-    fail "an unforced activation was not held by all 3 nodes: $(logs | grep 'activated key' |
+later | grep 'activated key' | grep -v FORCED | grep -vq 'held by all 3 live nodes' &&
+    fail "an unforced activation was not held by all 3 nodes: $(later | grep 'activated key' |
         grep -v FORCED | grep -v 'held by all 3' | head -1)"
-ok "every serial written by one writer; activations a period apart; unforced ones held by all 3"
+ok "every serial written by one writer; activations a period apart; unforced ones (once all 3 nodes were up) held by all 3"
 for n in n1 n2 n3; do
     u=$(metric "$n" 'ticketring_tickets_refused_total{reason="unknown_key"}')
     [ "$u" = 0 ] || fail "$n refused $u tickets for an unknown key"
