@@ -83,6 +83,12 @@ int tr_sync_status_get(tr_sync *s, tr_sync_status *out)
     return 0;
 }
 
+void tre_name_hex(char out[2 * TR_KEY_NAME_BYTES + 1], const uint8_t name[TR_KEY_NAME_BYTES])
+{
+    for (size_t i = 0; i < TR_KEY_NAME_BYTES; i++)
+        snprintf(out + 2 * i, 3, "%02x", name[i]);
+}
+
 void tre_put(struct tre_text *o, const char *fmt, ...)
 {
     va_list ap;
@@ -210,8 +216,7 @@ int tre_heartbeat(tr_sync *s)
     /* Key names are public (every ticket carries one): which key this node
      * seals with now, to check a rotation from the outside. */
     if (tr_ring_encrypt_key_name(s->ring, name) == 0) {
-        for (size_t i = 0; i < sizeof name; i++)
-            snprintf(name_hex + 2 * i, 3, "%02x", name[i]);
+        tre_name_hex(name_hex, name);
         json_object_object_add(hb, "encrypt_key", json_object_new_string(name_hex));
     }
     json_object_object_add(hb, "version", json_object_new_string(tr_version_string()));

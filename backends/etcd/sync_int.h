@@ -115,6 +115,9 @@ struct tre_text {
 };
 void tre_put(struct tre_text *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A key name (public: every ticket carries one) as 32 hex digits (report.c). */
+void tre_name_hex(char out[2 * TR_KEY_NAME_BYTES + 1], const uint8_t name[TR_KEY_NAME_BYTES]);
+
 /* The heartbeats of the cluster through st (report.c). */
 int tre_list_nodes(tr_sync *s, struct tre_store *st, tr_sync_node_fn fn, void *arg);
 

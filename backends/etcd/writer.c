@@ -42,12 +42,6 @@ static void act(struct actions *a, const char *fmt, ...)
     va_end(ap);
 }
 
-static void hex(char out[2 * TR_KEY_NAME_BYTES + 1], const uint8_t name[TR_KEY_NAME_BYTES])
-{
-    for (size_t i = 0; i < TR_KEY_NAME_BYTES; i++)
-        snprintf(out + 2 * i, 3, "%02x", name[i]);
-}
-
 /* What a round changes on the scratch ring and the writer's records: 1 when
  * something changed, 0 when nothing, or a TR_E_* code. */
 typedef int (*change_fn)(tr_sync *s, tr_ring *scratch, struct tre_plan_doc *pd, int64_t now,
@@ -447,12 +441,12 @@ static int plan_change(tr_sync *s, tr_ring *scratch, struct tre_plan_doc *pd, in
         struct tre_plan_key *k = &pd->keys[step.adopt[i]];
         k->added_serial = pd->serial;
         k->added_at = now;
-        hex(name, k->name);
+        tre_name_hex(name, k->name);
         act(a, "adopted pending key %s", name);
     }
     if (step.activate >= 0) {
         struct tre_plan_key *k = &pd->keys[step.activate];
-        hex(name, k->name);
+        tre_name_hex(name, k->name);
         if ((rc = tr_ring_activate_key(scratch, k->name, step.activate_at)) != 0)
             return rc;
         if (step.forced) {
@@ -478,7 +472,7 @@ static int plan_change(tr_sync *s, tr_ring *scratch, struct tre_plan_doc *pd, in
         }
     }
     for (uint32_t i = 0; i < step.n_retire; i++) {
-        hex(name, pd->keys[step.retire[i]].name);
+        tre_name_hex(name, pd->keys[step.retire[i]].name);
         if ((rc = tr_ring_remove_key(scratch, pd->keys[step.retire[i]].name)) != 0)
             return rc;
         act(a, "retired key %s", name);
@@ -487,7 +481,7 @@ static int plan_change(tr_sync *s, tr_ring *scratch, struct tre_plan_doc *pd, in
         int64_t at = step.add == TRE_PLAN_ADD_ACTIVE ? now : TR_ACTIVATION_PENDING;
         if ((rc = tr_ring_generate_key(scratch, at, added)) != 0)
             return rc;
-        hex(name, added);
+        tre_name_hex(name, added);
         if (step.add == TRE_PLAN_ADD_ACTIVE)
             act(a, "added key %s active at %" PRId64, name, now);
         else
@@ -542,7 +536,7 @@ static int revoke_change(tr_sync *s, tr_ring *scratch, struct tre_plan_doc *pd, 
         int rc = tr_ring_revoke_key(scratch, name);
         if (rc != 0)
             return rc;
-        hex(hexname, name);
+        tre_name_hex(hexname, name);
         act(a, "revoked key %s", hexname);
         return 1;
     }
@@ -579,7 +573,7 @@ static int describe_change(tr_sync *s, tr_ring *scratch, struct tre_plan_doc *pd
         const struct tre_plan_key *k = &pd->keys[i];
         int32_t role = 0;
         tr_ring_key_info(scratch, i, NULL, NULL, &role);
-        hex(name, k->name);
+        tre_name_hex(name, k->name);
         if (k->activation == TR_ACTIVATION_PENDING)
             tre_put(o, "key %s pending", name);
         else
@@ -591,7 +585,7 @@ static int describe_change(tr_sync *s, tr_ring *scratch, struct tre_plan_doc *pd
     }
     tre_put(o, "forced activations %" PRIu64, pd->forced_total);
     if (pd->forced_total > 0) {
-        hex(name, pd->last_forced_name);
+        tre_name_hex(name, pd->last_forced_name);
         tre_put(o, ", last key %s at %" PRId64 " with %u lagging:", name, pd->last_forced_at,
             pd->last_forced_n_lagging);
         for (uint32_t i = 0; i < pd->last_forced_n_lagging && i < TRE_PLAN_MAX_LAGGING; i++)

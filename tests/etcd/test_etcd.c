@@ -154,6 +154,16 @@ static void node_init(struct node *n, const char *prefix, const char *id, const 
         assert_int_equal(tr_sync_start(n->sync), 0);
 }
 
+/* Nodes n0, n1, n2 under prefix, started. */
+static void three_nodes(struct node n[3], const char *prefix)
+{
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "n%d", i);
+        node_init(&n[i], prefix, id, kek1, NULL, 1);
+    }
+}
+
 static void node_free(struct node *n)
 {
     tr_sync_free(n->sync);
@@ -205,6 +215,18 @@ static void seal_with(const char *kek_path, const char *cluster, uint64_t serial
     struct tre_kek k;
     assert_int_equal(tre_kek_read(kek_path, &k), 0);
     assert_int_equal(tre_seal(&k, cluster, serial, text, len, doc, doc_len), 0);
+}
+
+/* Publish once etcd, just restarted, takes writes: bounded retries (the
+ * writer's connection may need a moment too). */
+static void publish_retrying(tr_sync *pub, const char *text, size_t len)
+{
+    long long t0 = eh_mono_ms();
+    int rc;
+    while ((rc = tr_sync_publish(pub, text, len)) == TR_E_STORE &&
+           eh_mono_ms() - t0 < DEADLINE_MS)
+        eh_nap(20);
+    assert_int_equal(rc, 0);
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -294,11 +316,7 @@ static void test_three_converge(void **state)
 
     writer_init(&w, CLUSTER);
     pub = new_sync(w.ring, "/t2", "writer", kek1);
-    for (int i = 0; i < 3; i++) {
-        char id[8];
-        snprintf(id, sizeof id, "n%d", i);
-        node_init(&n[i], "/t2", id, kek1, NULL, 1);
-    }
+    three_nodes(n, "/t2");
     for (int r = 0; r < rounds; r++) {
         size_t len;
         char *text = writer_next(&w, &len, NULL);
@@ -458,11 +476,7 @@ static void test_etcd_restart(void **state)
 
     writer_init(&w, CLUSTER);
     pub = new_sync(w.ring, "/t4", "writer", kek1);
-    for (int i = 0; i < 3; i++) {
-        char id[8];
-        snprintf(id, sizeof id, "n%d", i);
-        node_init(&n[i], "/t4", id, kek1, NULL, 1);
-    }
+    three_nodes(n, "/t4");
     text = writer_next(&w, &len, NULL);
     assert_int_equal(tr_sync_publish(pub, text, len), 0);
     free(text);
@@ -485,15 +499,7 @@ static void test_etcd_restart(void **state)
 
     assert_int_equal(eh_start(&etcd), 0);
     text = writer_next(&w, &len, NULL);
-    /* The writer's connection may need a moment too: bounded retries. */
-    {
-        long long t0 = eh_mono_ms();
-        int rc;
-        while ((rc = tr_sync_publish(pub, text, len)) == TR_E_STORE &&
-               eh_mono_ms() - t0 < DEADLINE_MS)
-            eh_nap(20);
-        assert_int_equal(rc, 0);
-    }
+    publish_retrying(pub, text, len);
     free(text);
     fp_of(w.ring, wfp);
     ms = wait_fp(n, 3, wfp);
@@ -549,14 +555,7 @@ static void test_start_while_down(void **state)
     assert_int_equal(eh_start(&etcd), 0);
     pub = new_sync(w.ring, "/t5", "writer", kek1);
     text = writer_next(&w, &len, NULL);
-    {
-        long long t0 = eh_mono_ms();
-        int rc;
-        while ((rc = tr_sync_publish(pub, text, len)) == TR_E_STORE &&
-               eh_mono_ms() - t0 < DEADLINE_MS)
-            eh_nap(20);
-        assert_int_equal(rc, 0);
-    }
+    publish_retrying(pub, text, len);
     free(text);
     fp_of(w.ring, wfp);
     {

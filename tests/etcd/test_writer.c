@@ -86,6 +86,14 @@ static void fleet_init(struct fleet *f)
     }
 }
 
+/* A new fleet under its own prefix, the clock at now, the log empty. */
+static void fleet_start(struct fleet *f)
+{
+    eh_log_reset();
+    clock_ms = (int64_t)time(NULL) * 1000;
+    fleet_init(f);
+}
+
 static void fleet_free(struct fleet *f)
 {
     for (int i = 0; i < N_NODES; i++) {
@@ -172,9 +180,7 @@ static void test_rotation_over_many_periods(void **state)
     uint64_t writes = 0, forced = 0;
     (void)state;
 
-    eh_log_reset();
-    clock_ms = (int64_t)time(NULL) * 1000;
-    fleet_init(&f);
+    fleet_start(&f);
     step_all(&f, 0); /* bootstrap: the first key, active at once */
     step_all(&f, 1);
     for (int t = 0; t < periods * PERIOD; t++) {
@@ -233,9 +239,7 @@ static void test_frozen_node_forces_activation(void **state)
     int t;
     (void)state;
 
-    eh_log_reset();
-    clock_ms = (int64_t)time(NULL) * 1000;
-    fleet_init(&f);
+    fleet_start(&f);
     step_all(&f, 0);
     step_all(&f, 1);
     /* Freeze node3 right after a key was added pending. */
@@ -283,9 +287,7 @@ static void test_revoke_through_store(void **state)
     int t;
     (void)state;
 
-    eh_log_reset();
-    clock_ms = (int64_t)time(NULL) * 1000;
-    fleet_init(&f);
+    fleet_start(&f);
     for (t = 0; t < PERIOD + 3; t++) {
         clock_ms += 1000;
         step_all(&f, t);
@@ -338,9 +340,7 @@ static void test_writer_repairs_spoiled_store(void **state)
     int t = 0;
     (void)state;
 
-    eh_log_reset();
-    clock_ms = (int64_t)time(NULL) * 1000;
-    fleet_init(&f);
+    fleet_start(&f);
     snprintf(key, sizeof key, "/w%d/" CLUSTER "/keyset", prefix_no);
     for (; t < 3; t++) {
         clock_ms += 1000;
@@ -505,9 +505,7 @@ static void test_leaving_node_withdraws_heartbeat(void **state)
     int n = 0;
     (void)state;
 
-    eh_log_reset();
-    clock_ms = (int64_t)time(NULL) * 1000;
-    fleet_init(&f);
+    fleet_start(&f);
     step_all(&f, 0);
     step_all(&f, 1);
     assert_int_equal(tr_sync_nodes(f.writer[0].sync, count_node, &n), 0);

@@ -72,16 +72,6 @@ static int teardown(void **st)
     return 0;
 }
 
-/* "a b" in a static buffer (one of four, reused in turn). */
-static const char *cat(const char *a, const char *b)
-{
-    static char bufs[4][512];
-    static unsigned next;
-    char *out = bufs[next++ % 4];
-    snprintf(out, 512, "%s %s", a, b);
-    return out;
-}
-
 /* A full TLS 1.3 handshake on node i: its ticket allows `max` early bytes. */
 static void issue(struct tu_cluster *c, size_t i, const char *sni, uint32_t max,
                   struct tc_conn *out)
@@ -140,7 +130,7 @@ static void expect_refused(struct tu_cluster *c, size_t i, const struct tu_tls_e
     assert_int_equal(r->server_status, SSL_EARLY_DATA_REJECTED);
     assert_int_equal(r->client_status, SSL_EARLY_DATA_REJECTED);
     assert_string_equal(tu_cluster_moved(c, i),
-                        cat(tc_resumed(TLS1_3_VERSION, cross_node, 0), counted));
+                        tc_cat(tc_resumed(TLS1_3_VERSION, cross_node, 0), counted));
 }
 
 static void expect_accepted(struct tu_cluster *c, size_t i, const struct tu_tls_early_result *r,
@@ -152,7 +142,7 @@ static void expect_accepted(struct tu_cluster *c, size_t i, const struct tu_tls_
     assert_int_equal(r->early_len, len);
     assert_memory_equal(r->early, data, len);
     assert_string_equal(tu_cluster_moved(c, i),
-                        cat(tc_resumed(TLS1_3_VERSION, 0, 0), "early_accepted+1"));
+                        tc_cat(tc_resumed(TLS1_3_VERSION, 0, 0), "early_accepted+1"));
 }
 
 /* ---- Accepted --------------------------------------------------------------- */

@@ -85,6 +85,16 @@ const char *tc_full(int version, const char *refusal)
     return b;
 }
 
+const char *tc_cat(const char *a, const char *b)
+{
+    static char bufs[4][512];
+    static unsigned next;
+    char *out = bufs[next++ % 4];
+
+    snprintf(out, sizeof bufs[0], "%s %s", a, b);
+    return out;
+}
+
 const char *tc_resumed(int version, int cross_node, int old_key)
 {
     char *b = slot();

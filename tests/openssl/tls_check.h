@@ -46,6 +46,9 @@ void tc_conn_free(struct tc_conn *conn);
  * that the next eight calls reuse. */
 const char *tc_full(int version, const char *refusal);
 const char *tc_resumed(int version, int cross_node, int old_key);
+/* "a b": two of the above joined (tu_stats_diff format), in static storage
+ * that the next four calls reuse. */
+const char *tc_cat(const char *a, const char *b);
 
 /* The ring's metrics show its refused_<refusal> count under that reason. */
 void tc_assert_refusal_metric(tr_ring *ring, const char *refusal);

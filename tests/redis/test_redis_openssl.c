@@ -75,16 +75,6 @@ static int teardown(void **st)
     return 0;
 }
 
-static const char *cat(const char *a, const char *b)
-{
-    static char bufs[4][512];
-    static unsigned next;
-    char *out = bufs[next++ % 4];
-
-    snprintf(out, 512, "%s %s", a, b);
-    return out;
-}
-
 static void issue(struct tu_cluster *c, size_t i, struct tc_conn *out)
 {
     tc_connect(c, i, "a.example", "h2", TLS1_3_VERSION, NULL, out);
@@ -116,7 +106,7 @@ static void expect_accepted(struct tu_cluster *c, size_t i, int cross_node,
     assert_int_equal(r->early_len, sizeof(request) - 1);
     assert_memory_equal(r->early, request, sizeof(request) - 1);
     assert_string_equal(tu_cluster_moved(c, i),
-                        cat(tc_resumed(TLS1_3_VERSION, cross_node, 0), "early_accepted+1"));
+                        tc_cat(tc_resumed(TLS1_3_VERSION, cross_node, 0), "early_accepted+1"));
 }
 
 /* The legitimate client's flight goes to `first`; an attacker replays it
@@ -207,7 +197,7 @@ static void store_down_refuses_then_recovers(void **st)
         assert_int_equal(r.server_status, SSL_EARLY_DATA_REJECTED);
         assert_int_equal(r.early_len, 0);
         assert_string_equal(tu_cluster_moved(c, i),
-                            cat(tc_resumed(TLS1_3_VERSION, i != 0, 0), "early_refused_store+1"));
+                            tc_cat(tc_resumed(TLS1_3_VERSION, i != 0, 0), "early_refused_store+1"));
         tu_tls_early_result_free(&r);
     }
     {
