@@ -81,7 +81,8 @@ TR_EXPORT int tr_sync_set_intervals(tr_sync *sync, uint32_t poll_ms, uint32_t he
  * default); TR_SYNC_ROLE_WRITER also plans and writes the schedule (see
  * tr_sync_set_schedule). A writer without the reader role (a rotation
  * daemon) writes no heartbeat, so it never holds an activation back.
- * TR_E_INVAL for 0 or unknown bits. */
+ * TR_E_INVAL for 0 or unknown bits, a file source, or after
+ * tr_sync_start() (like every setter: one thread, before starting). */
 #define TR_SYNC_ROLE_READER 1u
 #define TR_SYNC_ROLE_WRITER 2u
 TR_EXPORT int tr_sync_set_role(tr_sync *sync, uint32_t roles);
@@ -94,7 +95,8 @@ TR_EXPORT int tr_sync_set_role(tr_sync *sync, uint32_t roles);
  * successor has been active for lifetime_s + skew_s; `ahead` keys
  * (1..8) are kept pending or dated in the future. period_s 1..31536000,
  * lead_s 0..86400, max_wait_s lead_s..604800, lifetime_s 1..604800,
- * skew_s 0..3600. Defaults: 3600, 120, 360, 86400, 60, 1. */
+ * skew_s 0..3600. Defaults: 3600, 120, 360, 86400, 60, 1. One thread,
+ * before tr_sync_start() (TR_E_INVAL after). */
 TR_EXPORT int tr_sync_set_schedule(tr_sync *sync, uint32_t period_s, uint32_t lead_s,
                                    uint32_t max_wait_s, uint32_t lifetime_s, uint32_t skew_s,
                                    uint32_t ahead);
